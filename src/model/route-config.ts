@@ -1,0 +1,97 @@
+import type { ObjectRef, PathType } from './kube.ts';
+import type { Diagnostic } from './diagnostic.ts';
+
+/**
+ * The intermediate representation translate() produces: plain, sorted, serializable (golden files
+ * are this object as YAML) and knowing where each piece came from. compile() turns it into a RouteTable.
+ */
+export interface RouteConfig {
+  /**
+   * Virtual hosts, sorted: exact hosts (alphabetical), then wildcard hosts (alphabetical), then the
+   * any-host entry "*" (rules without a host) last. A request is matched against ONE virtual host,
+   * the most specific one for its Host header; it does not fall back to a less specific host.
+   */
+  readonly virtualHosts: readonly VirtualHost[];
+  /**
+   * Used when no virtual host matches, or the chosen virtual host has no matching route and no
+   * default of its own: the oldest owned Ingress's spec.defaultBackend, else --default-backend-service,
+   * else null (404).
+   */
+  readonly defaultBackend: BackendRef | null;
+  /** Every upstream any route or default refers to, sorted by key. */
+  readonly upstreams: readonly Upstream[];
+}
+
+export interface VirtualHost {
+  /** Lower-case host ("shop.example.com"), wildcard ("*.example.com"), or "*" for rules without host. */
+  readonly host: string;
+  readonly kind: 'exact' | 'wildcard' | 'any';
+  /**
+   * Routes in match precedence: longer (normalized) path first; at equal length Exact before Prefix;
+   * then path string, then route name. The first route that matches a request wins.
+   */
+  readonly routes: readonly Route[];
+  /** spec.defaultBackend of the (oldest) Ingress that contributes rules to this host, if any. */
+  readonly defaultBackend: BackendRef | null;
+}
+
+export interface Route {
+  /** Stable hierarchical name: "ingress/<ns>/<name>/rule/<i>/path/<j>". */
+  readonly name: string;
+  readonly source: ObjectRef;
+  /** The host as it appears on the virtual host ("*" when the rule has none). */
+  readonly host: string;
+  /** The path as written in the Ingress ("/" when omitted). */
+  readonly path: string;
+  readonly pathType: PathType;
+  /**
+   * What compile matches on: 'exact' compares the whole normalized request path to `matchPath`;
+   * 'prefix' matches when the request path equals `matchPath` or continues it with "/" (element-wise).
+   * ImplementationSpecific is treated as Prefix.
+   */
+  readonly match: 'exact' | 'prefix';
+  /** Path used for matching: for prefix, the path without trailing "/" ("/" stays "/"). */
+  readonly matchPath: string;
+  readonly backend: BackendRef;
+  /** Canary backends attached to this route (canary issue); empty for now. */
+  readonly canaries: readonly CanaryBackend[];
+}
+
+export interface BackendRef {
+  /** Where it came from, for the debug view and metrics labels. */
+  readonly service: { readonly namespace: string; readonly name: string; readonly port: number | string } | null;
+  /** Key into RouteConfig.upstreams ("ns/name:port"), or null when it could not be resolved (-> 503). */
+  readonly upstream: string | null;
+}
+
+/** A canary attached to a main route. Filled in by the canary work; the shape may grow. */
+export interface CanaryBackend {
+  readonly source: ObjectRef;
+  readonly backend: BackendRef;
+}
+
+export interface Upstream {
+  /** "ns/service:port" with the Service's port NUMBER, so by-name and by-number refs share one. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly service: string;
+  readonly servicePort: number;
+  /** Endpoints from every EndpointSlice of the Service for that port, deduplicated, sorted by address then port. */
+  readonly endpoints: readonly Endpoint[];
+}
+
+export interface Endpoint {
+  /** IP address (v4/v6) or DNS name (FQDN slices, ExternalName services). */
+  readonly address: string;
+  readonly port: number;
+  /** Conditions as the spec defines them: a missing `ready` means ready, missing `serving` means = ready. */
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+}
+
+export interface TranslateResult {
+  readonly config: RouteConfig;
+  /** Sorted by object (kind, namespace, name), then reason, then message. */
+  readonly diagnostics: readonly Diagnostic[];
+}
