@@ -53,7 +53,7 @@ export interface Route {
   /** Path used for matching: for prefix, the path without trailing "/" ("/" stays "/"). */
   readonly matchPath: string;
   readonly backend: BackendRef;
-  /** Canary backends attached to this route (canary issue); empty for now. */
+  /** Canary backends attached to this route, in evaluation order (see CanaryBackend). */
   readonly canaries: readonly CanaryBackend[];
 }
 
@@ -64,11 +64,42 @@ export interface BackendRef {
   readonly upstream: string | null;
 }
 
-/** A canary attached to a main route. Filled in by the canary work; the shape may grow. */
+/**
+ * A canary Ingress path attached to a main route (same host, same path string, same pathType).
+ * `Route.canaries` is in evaluation order: oldest canary Ingress first (creationTimestamp, then
+ * namespace/name). Per request (compile/canary-rule.ts): for each canary in order, its header rule
+ * then its cookie rule; then one weighted draw over all canaries; otherwise the main backend.
+ */
 export interface CanaryBackend {
   readonly source: ObjectRef;
+  /** The canary Ingress path this came from: "ingress/<ns>/<name>/rule/<i>/path/<j>". */
+  readonly name: string;
   readonly backend: BackendRef;
+  /** canary-by-header (+ -value / -pattern), or null when not set or invalid. */
+  readonly header: CanaryHeaderRule | null;
+  /** canary-by-cookie: the cookie name, or null. */
+  readonly cookie: string | null;
+  /**
+   * Effective canary-weight, 0..weightTotal: the configured weight, capped so that the shares of
+   * all canaries on the route (weight / weightTotal each) add up to at most 1 (oldest keep theirs).
+   */
+  readonly weight: number;
+  /** canary-weight-total (default 100). */
+  readonly weightTotal: number;
 }
+
+/**
+ * The header rule of a canary. `name` is lower-case (header names are case-insensitive).
+ * - 'value': the header equal to `value` (case-sensitive) -> canary; anything else falls through.
+ * - 'pattern': `pattern` (a JavaScript regular expression, unanchored search) matches -> canary,
+ *   no match falls through; `valid: false` (it did not compile) -> a request carrying the header
+ *   goes to the main backend and the decision stops.
+ * - 'always-never': "always" -> canary, "never" -> not this canary, anything else falls through.
+ */
+export type CanaryHeaderRule =
+  | { readonly name: string; readonly match: 'value'; readonly value: string }
+  | { readonly name: string; readonly match: 'pattern'; readonly pattern: string; readonly valid: boolean }
+  | { readonly name: string; readonly match: 'always-never' };
 
 export interface Upstream {
   /** "ns/service:port" with the Service's port NUMBER, so by-name and by-number refs share one. */
