@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { envVarName, FLAGS, parseConfig } from '../../src/config.ts';
 import { CONTROLLER_NAME } from '../../src/model/snapshot.ts';
 import { API_PERMISSIONS } from '../../src/sources/kube/permissions.ts';
 import type { ApiPermission } from '../../src/sources/kube/permissions.ts';
@@ -220,5 +221,66 @@ describe('manifests/', () => {
       const ports = service.raw.spec.ports.map((p: { port: number; targetPort: string | number }) => [p.port, containerPort(p.targetPort)]);
       assert.deepEqual(ports, [[10254, 10254]]);
     });
+  });
+});
+
+describe('the Deployment and the controller\'s flags (src/config.ts)', () => {
+  // What the kubelet gives the container: its args, and env with the downward API resolved.
+  const env: Record<string, string> = { POD_NAMESPACE: deployment.namespace!, POD_NAME: 'switchyard-7d4b9c-x1' };
+  const outcome = parseConfig(container.args, env);
+  assert.equal(outcome.kind, 'run');
+  const config = outcome.config;
+
+  const portOf = (name: string): number => container.ports.find((p: { name: string }) => p.name === name)?.containerPort;
+
+  it('every arg is a valid flag, written --name=value', () => {
+    for (const arg of container.args) assert.match(arg, /^--[a-z-]+=\S+$/);
+    assert.equal(config.source, 'kubernetes');
+  });
+
+  it('the container ports are the listeners the controller opens', () => {
+    assert.deepEqual(container.ports.map((p: { name: string }) => p.name), ['http', 'https', 'admin']);
+    assert.equal(portOf('http'), config.httpPort);
+    assert.equal(portOf('https'), config.httpsPort);
+    assert.equal(portOf('admin'), config.adminPort);
+    // Probes and Services reach the pod IP, not loopback.
+    assert.equal(config.bindAddress, '0.0.0.0');
+    assert.equal(config.adminBindAddress, '0.0.0.0');
+  });
+
+  it('readiness asks /readyz and liveness /healthz on the admin port', () => {
+    assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'admin' });
+    assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'admin' });
+    assert.equal(portOf(container.readinessProbe.httpGet.port), config.adminPort);
+  });
+
+  it('--publish-service names the LoadBalancer Service; the Lease lives where the Role allows it', () => {
+    const service = findOne(manifests, 'Service', 'switchyard');
+    assert.deepEqual(config.publishService, { namespace: service.namespace, name: service.name });
+    assert.equal(config.updateStatus, true);
+    assert.equal(config.podNamespace, findOne(manifests, 'Role').namespace);
+    assert.equal(config.electionId, 'switchyard-leader');
+  });
+
+  it('the controller serves the IngressClass that manifests/ installs', () => {
+    const ingressClass = findOne(manifests, 'IngressClass');
+    assert.equal(config.ingressClass, ingressClass.name);
+    assert.equal(config.controllerClass, ingressClass.raw.spec.controller);
+    // Watching every namespace needs the ClusterRole (not per-namespace Roles).
+    assert.deepEqual(config.watchNamespaces, []);
+  });
+
+  it('no env var Kubernetes could inject for these Services collides with a SWITCHYARD_* flag variable', () => {
+    // Docker-link variables (enableServiceLinks) for every Service in the namespace.
+    const injected = new Set<string>();
+    for (const service of manifests.objects.filter((o) => o.kind === 'Service')) {
+      const prefix = service.name.toUpperCase().replace(/-/g, '_');
+      injected.add(`${prefix}_SERVICE_HOST`).add(`${prefix}_SERVICE_PORT`).add(`${prefix}_PORT`);
+      for (const p of service.raw.spec.ports) {
+        const base = `${prefix}_PORT_${p.port}_${p.protocol ?? 'TCP'}`;
+        injected.add(`${prefix}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`).add(base).add(`${base}_PROTO`).add(`${base}_PORT`).add(`${base}_ADDR`);
+      }
+    }
+    for (const f of FLAGS) assert.ok(!injected.has(envVarName(f.name)), envVarName(f.name));
   });
 });
