@@ -1,0 +1,87 @@
+// The Switchyard contender: the real controller (node src/main.ts) as its own process, pinned to
+// the server core, serving a generated --manifests folder on free ports.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { start, type Proc } from './procs.ts';
+import { freePort, get, waitUntil } from './net.ts';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const mainTs = join(repoRoot, 'src/main.ts');
+
+/** Why the controller cannot be benchmarked yet, or null when src/main.ts exists. */
+export function switchyardUnavailable(): string | null {
+  return existsSync(mainTs) ? null : 'src/main.ts does not exist yet';
+}
+
+/** Flags src/config.ts knows about (to tell which optional scenarios can run). */
+export function configKnowsFlag(flag: string): boolean {
+  try {
+    return readFileSync(join(repoRoot, 'src/config.ts'), 'utf8').includes(flag);
+  } catch {
+    return false;
+  }
+}
+
+export interface SwitchyardOptions {
+  readonly manifests: string;
+  readonly core: number | null;
+  readonly logLevel?: string;
+  readonly extraArgs?: readonly string[];
+  readonly nodeArgs?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  /** Host/path/x-upstream that must answer before the controller counts as ready. */
+  readonly probe: { readonly host: string; readonly path: string; readonly upstream?: string };
+  readonly readyTimeoutMs?: number;
+}
+
+export interface Switchyard {
+  readonly proc: Proc;
+  readonly port: number;
+  readonly adminPort: number;
+  /** ms from spawn to the probe route answering 200. */
+  readonly readyMs: number;
+  stop(): Promise<void>;
+}
+
+export async function startSwitchyard(options: SwitchyardOptions): Promise<Switchyard> {
+  const unavailable = switchyardUnavailable();
+  if (unavailable) throw new Error(unavailable);
+  const [port, httpsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    mainTs,
+    '--manifests', options.manifests,
+    '--http-port', String(port),
+    '--https-port', String(httpsPort),
+    '--admin-port', String(adminPort),
+    '--bind-address', '127.0.0.1',
+    '--admin-bind-address', '127.0.0.1',
+    '--log-level', options.logLevel ?? 'warn',
+    ...(options.extraArgs ?? []),
+  ];
+  const started = performance.now();
+  const proc = start('switchyard', process.execPath, args, { core: options.core, cwd: repoRoot, env: options.env, keepBytes: 1 << 20 });
+  const { host, path, upstream } = options.probe;
+  try {
+    await Promise.race([
+      waitUntil(
+        `switchyard serving ${host}${path}`,
+        async () => {
+          const res = await get(port, path, host, 1000, false);
+          return res.status === 200 && (upstream === undefined || res.headers['x-upstream'] === upstream);
+        },
+        options.readyTimeoutMs ?? 60_000,
+        10,
+      ),
+      proc.exited.then((code) => {
+        throw new Error(`switchyard exited (${code}) before serving`);
+      }),
+    ]);
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`${(err as Error).message}\n--- controller output (tail) ---\n${proc.output().slice(-3000)}`);
+  }
+  const readyMs = performance.now() - started;
+  return { proc, port, adminPort, readyMs, stop: () => proc.stop('SIGTERM', 10_000) };
+}
