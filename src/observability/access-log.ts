@@ -1,0 +1,167 @@
+// The access log: one JSON line per request, written asynchronously (sonic-boom, pino's
+// destination) so a slow stdout or disk never blocks the event loop.
+//
+// Lines are built by string concatenation straight from the request's handler object (no entry
+// object, no generic serializer): numbers are written as they are, every string that can carry
+// client input goes through JSON.stringify. Writes are whole lines of at most 4096 bytes
+// (maxWrite), so on a pipe (container stdout) they are atomic and never interleave with the
+// controller log; while one write is in flight, lines queue and go out together (natural batching
+// under load). Past `maxBufferBytes` queued (destination stuck), lines are dropped and counted.
+
+import { once } from 'node:events';
+import pino from 'pino';
+
+/**
+ * What the proxy knows when a request completes. The proxy's per-request handler object satisfies
+ * this shape (or a thin view of it): the access log reads the fields, it allocates nothing else.
+ */
+export interface AccessLogRecord {
+  readonly requestId: string;
+  readonly remoteAddress: string;
+  readonly method: string;
+  /** Host header as received (the log shows what the client sent; metrics never do). */
+  readonly host: string;
+  /** Request target as received (path and query). */
+  readonly url: string;
+  readonly status: number;
+  /** Route name ("ingress/<ns>/<name>/rule/<i>/path/<j>"), "" when nothing matched. */
+  readonly routeName: string;
+  readonly namespace: string;
+  readonly ingress: string;
+  readonly service: string;
+  /** Canary that served, "" for the main backend. */
+  readonly canary: string;
+  /** "address:port" of the upstream endpoint, "" when none was contacted. */
+  readonly upstreamAddress: string;
+  /** Upstream response status, 0 when there was none. */
+  readonly upstreamStatus: number;
+  readonly durationSeconds: number;
+  /** -1 when no upstream was contacted. */
+  readonly upstreamConnectSeconds: number;
+  /** -1 when no upstream was contacted. */
+  readonly upstreamResponseSeconds: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly userAgent: string;
+}
+
+export interface AccessLogOptions {
+  /** --access-log: false makes write() a no-op. */
+  readonly enabled: boolean;
+  /** File path or file descriptor (default 1, stdout). */
+  readonly destination?: string | number;
+  /** Bytes to queue before writing (default 0: write as soon as no write is in flight). */
+  readonly minLength?: number;
+  /** Largest single write (default 4096: atomic on pipes). */
+  readonly maxWrite?: number;
+  /** Queue limit before lines are dropped (default 16 MiB). */
+  readonly maxBufferBytes?: number;
+}
+
+type Destination = ReturnType<typeof pino.destination>;
+
+// ISO timestamp cached per millisecond: most lines in a busy second share a handful of them.
+let cachedMs = 0;
+let cachedIso = '';
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== cachedMs) {
+    cachedMs = now;
+    cachedIso = new Date(now).toISOString();
+  }
+  return cachedIso;
+}
+
+function ms(seconds: number): string {
+  return seconds < 0 ? 'null' : String(Math.round(seconds * 1e6) / 1e3);
+}
+
+/** Hot path: the JSON line of one request. */
+export function formatAccessLine(r: AccessLogRecord, time: string): string {
+  return '{"time":"' + time +
+    '","kind":"access","requestId":' + JSON.stringify(r.requestId) +
+    ',"remoteAddr":' + JSON.stringify(r.remoteAddress) +
+    ',"method":' + JSON.stringify(r.method) +
+    ',"host":' + JSON.stringify(r.host) +
+    ',"path":' + JSON.stringify(r.url) +
+    ',"status":' + r.status +
+    ',"route":' + (r.routeName === '' ? 'null' : JSON.stringify(r.routeName)) +
+    ',"namespace":' + JSON.stringify(r.namespace) +
+    ',"ingress":' + JSON.stringify(r.ingress) +
+    ',"service":' + JSON.stringify(r.service) +
+    ',"canary":' + JSON.stringify(r.canary) +
+    ',"upstreamAddr":' + (r.upstreamAddress === '' ? 'null' : JSON.stringify(r.upstreamAddress)) +
+    ',"upstreamStatus":' + (r.upstreamStatus > 0 ? r.upstreamStatus : 'null') +
+    ',"durationMs":' + ms(r.durationSeconds) +
+    ',"upstreamConnectMs":' + ms(r.upstreamConnectSeconds) +
+    ',"upstreamResponseMs":' + ms(r.upstreamResponseSeconds) +
+    ',"bytesIn":' + r.bytesIn +
+    ',"bytesOut":' + r.bytesOut +
+    ',"userAgent":' + JSON.stringify(r.userAgent) +
+    '}\n';
+}
+
+export class AccessLog {
+  readonly enabled: boolean;
+  /** Lines dropped because the destination could not keep up. */
+  dropped = 0;
+  readonly #dest: Destination | null;
+  #closed = false;
+  readonly #onExit = (): void => this.flushSync();
+
+  constructor(options: AccessLogOptions) {
+    this.enabled = options.enabled;
+    if (!options.enabled) {
+      this.#dest = null;
+      return;
+    }
+    this.#dest = pino.destination({
+      dest: options.destination ?? 1,
+      sync: false,
+      minLength: options.minLength ?? 0,
+      maxWrite: options.maxWrite ?? 4096,
+      maxLength: options.maxBufferBytes ?? 16 * 1024 * 1024,
+      mkdir: true,
+    });
+    this.#dest.on('drop', () => {
+      this.dropped++;
+    });
+    // A write error (disk full, closed pipe) must never take the proxy down: count it as dropped.
+    this.#dest.on('error', () => {
+      this.dropped++;
+    });
+    process.on('exit', this.#onExit);
+  }
+
+  /** Hot path: log one finished request. */
+  write(record: AccessLogRecord): void {
+    if (this.#dest === null || this.#closed) return;
+    this.#dest.write(formatAccessLine(record, isoNow()));
+  }
+
+  /** Write out whatever is queued, synchronously (exit path). */
+  flushSync(): void {
+    if (this.#dest === null || this.#closed) return;
+    try {
+      this.#dest.flushSync();
+    } catch {
+      // not open yet, or the destination is gone: nothing more we can do at exit
+    }
+  }
+
+  /** Flush and close the destination (shutdown). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#dest === null || this.#closed) return;
+    this.#closed = true;
+    process.off('exit', this.#onExit);
+    const dest = this.#dest;
+    // end() writes out the queue, then closes the file (sonic-boom never closes fd 1 or 2).
+    const closed = once(dest, 'close');
+    dest.end();
+    await closed;
+  }
+}
+
+export function createAccessLog(options: AccessLogOptions): AccessLog {
+  return new AccessLog(options);
+}

@@ -1,0 +1,243 @@
+// The metrics registry: controller metrics (prom-client), the per-route series set (route-metrics.ts)
+// and the /metrics rendering (Prometheus text, or OpenMetrics when the scraper asks for it).
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RouteConfig, TranslateResult } from '../model/route-config.ts';
+import type { Diagnostic } from '../model/diagnostic.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import type { KubeKind } from '../model/kube.ts';
+import { KUBE_KINDS } from '../model/kube.ts';
+import type { ExpositionFormat } from './exposition.ts';
+import { ExpositionWriter, boundIndexes, contentTypeOf, formatLabels, negotiateFormat } from './exposition.ts';
+import { renderIngressNginx } from './compat-ingress-nginx.ts';
+import type { RouteSeries } from './route-metrics.ts';
+import {
+  ACC_SIZE_BOUNDS, ACC_TIME_BOUNDS, H_REQUEST_DURATION, H_REQUEST_SIZE, H_RESPONSE_SIZE, H_UPSTREAM_CONNECT,
+  H_UPSTREAM_RESPONSE, HISTOGRAM_OFFSETS, METHODS, NATIVE_SIZE_BUCKETS, NATIVE_TIME_BUCKETS, RouteSeriesSet,
+} from './route-metrics.ts';
+
+export const METRICS_COMPAT_MODES = ['none', 'ingress-nginx'] as const;
+export type MetricsCompat = (typeof METRICS_COMPAT_MODES)[number];
+
+export interface MetricsOptions {
+  /** --enable-metrics: false makes every RouteSeries.record() a no-op (controller metrics stay). */
+  readonly enabled: boolean;
+  /** --metrics-status-class: label `status` with "2xx" instead of "200". */
+  readonly statusClass: boolean;
+  /** --metrics-compat: also render ingress-nginx's families. */
+  readonly compat: MetricsCompat;
+  /** Compat const labels. */
+  readonly controllerNamespace: string;
+  readonly controllerClass: string;
+  readonly controllerPod: string;
+  /** Lease name (--election-id), the `name` label of the compat leader gauge. */
+  readonly electionId?: string;
+  /** Default Node.js process metrics (collectDefaultMetrics); default true. */
+  readonly processMetrics?: boolean;
+  /** Version for switchyard_build_info. */
+  readonly version?: string;
+}
+
+/** Native per-route families: name, help, histogram index, accumulator bounds, rendered bounds. */
+const ROUTE_HISTOGRAMS = [
+  { name: 'switchyard_http_request_duration_seconds', help: 'Time from the first byte of the request to the end of the response, per route.', histogram: H_REQUEST_DURATION, bounds: ACC_TIME_BOUNDS, render: boundIndexes(ACC_TIME_BOUNDS, NATIVE_TIME_BUCKETS) },
+  { name: 'switchyard_upstream_response_duration_seconds', help: 'Time from sending the request upstream to the end of the upstream response, per route (requests that reached an upstream).', histogram: H_UPSTREAM_RESPONSE, bounds: ACC_TIME_BOUNDS, render: boundIndexes(ACC_TIME_BOUNDS, NATIVE_TIME_BUCKETS) },
+  { name: 'switchyard_upstream_connect_duration_seconds', help: 'Time to get an upstream connection (0 when a pooled keep-alive connection was reused), per route.', histogram: H_UPSTREAM_CONNECT, bounds: ACC_TIME_BOUNDS, render: boundIndexes(ACC_TIME_BOUNDS, NATIVE_TIME_BUCKETS) },
+  { name: 'switchyard_http_request_size_bytes', help: 'Request size (request line, headers and body) received from the client, per route.', histogram: H_REQUEST_SIZE, bounds: ACC_SIZE_BOUNDS, render: boundIndexes(ACC_SIZE_BOUNDS, NATIVE_SIZE_BUCKETS) },
+  { name: 'switchyard_http_response_size_bytes', help: 'Response size (status line, headers and body) sent to the client, per route.', histogram: H_RESPONSE_SIZE, bounds: ACC_SIZE_BOUNDS, render: boundIndexes(ACC_SIZE_BOUNDS, NATIVE_SIZE_BUCKETS) },
+] as const;
+
+/** Change-to-swap and build durations: a controller works in milliseconds to seconds. */
+const CONTROLLER_TIME_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface BuildRecord {
+  /** RouteTable generation now live. */
+  readonly generation: number;
+  /** translate + compile time, seconds. */
+  readonly buildSeconds: number;
+  /** Time from the first change this build includes to the swap, seconds (omit for the initial build). */
+  readonly changeToSwapSeconds?: number;
+  /** The translation the table was built from: diagnostics and orphan routes are counted from it. */
+  readonly result: TranslateResult;
+}
+
+export class Metrics {
+  readonly options: MetricsOptions;
+  readonly registry = new Registry();
+  readonly routes: RouteSeriesSet;
+
+  readonly objectsWatched: Gauge<'kind'>;
+  readonly tableGeneration: Gauge;
+  readonly tableBuildDuration: Histogram;
+  readonly swaps: Counter;
+  readonly buildFailures: Counter;
+  readonly lastSwapTimestamp: Gauge;
+  readonly changeToSwap: Histogram;
+  readonly invalidObjects: Gauge<'kind' | 'reason'>;
+  readonly orphanRoutes: Gauge<'reason'>;
+  readonly watchRestarts: Counter<'kind'>;
+  readonly watchRelists: Counter<'kind'>;
+  readonly leader: Gauge;
+
+  // Plain mirrors for the compat view (read at scrape time).
+  #swaps = 0;
+  #buildFailures = 0;
+  #lastBuildOk = true;
+  #lastSwapSeconds = 0;
+  #leader = false;
+
+  constructor(options: MetricsOptions) {
+    this.options = options;
+    this.routes = new RouteSeriesSet({ enabled: options.enabled, statusClass: options.statusClass });
+    const registers = [this.registry];
+    new Gauge({ name: 'switchyard_build_info', help: 'Always 1; the version label says which Switchyard runs.', labelNames: ['version'], registers }).set({ version: options.version ?? '0.0.0' }, 1);
+    this.objectsWatched = new Gauge({ name: 'switchyard_objects_watched', help: 'Objects in the store, per kind (what the sources watch and the controller sees).', labelNames: ['kind'], registers });
+    for (const kind of KUBE_KINDS) this.objectsWatched.set({ kind }, 0);
+    this.tableGeneration = new Gauge({ name: 'switchyard_route_table_generation', help: 'Generation of the route table being served.', registers });
+    this.tableBuildDuration = new Histogram({ name: 'switchyard_route_table_build_duration_seconds', help: 'Time to translate a snapshot and compile the route table.', buckets: CONTROLLER_TIME_BUCKETS, registers });
+    this.swaps = new Counter({ name: 'switchyard_route_table_swaps_total', help: 'Route tables swapped in.', registers });
+    this.buildFailures = new Counter({ name: 'switchyard_route_table_build_failures_total', help: 'Table builds that failed (the last good table kept serving).', registers });
+    this.lastSwapTimestamp = new Gauge({ name: 'switchyard_route_table_last_swap_timestamp_seconds', help: 'Unix time of the last route table swap.', registers });
+    this.changeToSwap = new Histogram({ name: 'switchyard_change_to_swap_duration_seconds', help: 'Time from an object change to the swap of a table that includes it (holdoff + build).', buckets: CONTROLLER_TIME_BUCKETS, registers });
+    this.invalidObjects = new Gauge({ name: 'switchyard_invalid_objects', help: 'Objects with at least one error diagnostic in the current table, per kind and reason (the object, or its offending part, is skipped).', labelNames: ['kind', 'reason'], registers });
+    this.orphanRoutes = new Gauge({ name: 'switchyard_orphan_routes', help: 'Routes in the current table whose backend cannot serve: no_service (Service or port unresolved) or no_ready_endpoint.', labelNames: ['reason'], registers });
+    this.orphanRoutes.set({ reason: 'no_service' }, 0);
+    this.orphanRoutes.set({ reason: 'no_ready_endpoint' }, 0);
+    this.watchRestarts = new Counter({ name: 'switchyard_watch_restarts_total', help: 'Kubernetes watches restarted after an error or a dropped stream, per kind.', labelNames: ['kind'], registers });
+    this.watchRelists = new Counter({ name: 'switchyard_watch_relists_total', help: 'Full relists of a kind (first list, 410 Gone, restart).', labelNames: ['kind'], registers });
+    this.leader = new Gauge({ name: 'switchyard_leader_election_status', help: '1 while this replica holds the leader Lease (writes Ingress status), else 0.', registers });
+    // Certificate expiry (switchyard_ssl_certificate_expiry_timestamp_seconds{host}) is registered
+    // by the TLS work once certificates are served; it is deliberately absent until then.
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Objects in the store per kind, from the snapshot a build reads. */
+  observeSnapshot(snapshot: Snapshot): void {
+    this.objectsWatched.set({ kind: 'Ingress' }, snapshot.ingresses.length);
+    this.objectsWatched.set({ kind: 'IngressClass' }, snapshot.ingressClasses.length);
+    this.objectsWatched.set({ kind: 'Service' }, snapshot.services.length);
+    this.objectsWatched.set({ kind: 'EndpointSlice' }, snapshot.endpointSlices.length);
+    this.objectsWatched.set({ kind: 'Secret' }, snapshot.secrets.length);
+  }
+
+  /** A table was swapped in. */
+  recordSwap(build: BuildRecord): void {
+    this.tableGeneration.set(build.generation);
+    this.tableBuildDuration.observe(build.buildSeconds);
+    if (build.changeToSwapSeconds !== undefined) this.changeToSwap.observe(build.changeToSwapSeconds);
+    this.swaps.inc();
+    this.#swaps++;
+    this.#lastBuildOk = true;
+    this.#lastSwapSeconds = Date.now() / 1000;
+    this.lastSwapTimestamp.set(this.#lastSwapSeconds);
+    this.observeDiagnostics(build.result.diagnostics);
+    this.observeOrphans(build.result.config);
+  }
+
+  /** A build threw or was rejected; the last good table keeps serving. */
+  recordBuildFailure(): void {
+    this.buildFailures.inc();
+    this.#buildFailures++;
+    this.#lastBuildOk = false;
+  }
+
+  observeDiagnostics(diagnostics: readonly Diagnostic[]): void {
+    // Count distinct objects per (kind, reason): one Ingress with three bad paths is one invalid object.
+    const seen = new Map<string, Set<string>>();
+    for (const d of diagnostics) {
+      if (d.severity !== 'error') continue;
+      const key = `${d.object.kind}\u0000${d.reason}`;
+      let objects = seen.get(key);
+      if (objects === undefined) seen.set(key, (objects = new Set()));
+      objects.add(`${d.object.namespace}/${d.object.name}`);
+    }
+    this.invalidObjects.reset();
+    for (const [key, objects] of seen) {
+      const [kind, reason] = key.split('\u0000');
+      this.invalidObjects.set({ kind, reason }, objects.size);
+    }
+  }
+
+  observeOrphans(config: RouteConfig): void {
+    const ready = new Set<string>();
+    for (const u of config.upstreams) if (u.endpoints.some((e) => e.ready)) ready.add(u.key);
+    let noService = 0;
+    let noEndpoint = 0;
+    for (const vh of config.virtualHosts) {
+      for (const route of vh.routes) {
+        if (route.backend.upstream === null) noService++;
+        else if (!ready.has(route.backend.upstream)) noEndpoint++;
+      }
+    }
+    this.orphanRoutes.set({ reason: 'no_service' }, noService);
+    this.orphanRoutes.set({ reason: 'no_ready_endpoint' }, noEndpoint);
+  }
+
+  watchRestarted(kind: KubeKind): void {
+    this.watchRestarts.inc({ kind });
+  }
+
+  watchRelisted(kind: KubeKind): void {
+    this.watchRelists.inc({ kind });
+  }
+
+  setLeader(isLeader: boolean): void {
+    this.#leader = isLeader;
+    this.leader.set(isLeader ? 1 : 0);
+  }
+
+  /** Render everything for one scrape; `accept` is the request's Accept header. */
+  async render(accept: string | undefined): Promise<{ contentType: string; body: string }> {
+    const format = negotiateFormat(accept);
+    return { contentType: contentTypeOf(format), body: await this.renderAs(format) };
+  }
+
+  async renderAs(format: ExpositionFormat): Promise<string> {
+    const json = await this.registry.getMetricsAsJSON();
+    const w = new ExpositionWriter(format);
+    w.promClient(json);
+    const series = this.routes.series();
+    renderRouteFamilies(w, series);
+    if (this.options.compat === 'ingress-nginx') {
+      renderIngressNginx(w, series, this.options, {
+        lastBuildSuccessful: this.#lastBuildOk,
+        lastSwapTimestampSeconds: this.#lastSwapSeconds,
+        swaps: this.#swaps,
+        buildFailures: this.#buildFailures,
+        leader: this.#leader,
+        electionId: this.options.electionId ?? 'switchyard-leader',
+      });
+    }
+    return w.end();
+  }
+}
+
+/** Native per-route families, from the accumulators (the custom collector). */
+function renderRouteFamilies(w: ExpositionWriter, series: readonly RouteSeries[]): void {
+  // One label string per cell per scrape, shared by the six families.
+  const rows: { labels: string; data: Float64Array; requests: number }[] = [];
+  for (const s of series) {
+    const l = s.labels;
+    for (const cell of s.cells.values()) {
+      rows.push({
+        labels: formatLabels([
+          ['namespace', l.namespace], ['ingress', l.ingress], ['service', l.service], ['host', l.host], ['path', l.path],
+          ['canary', l.canary], ['method', METHODS[cell.method]], ['status', s.statusLabel(cell)],
+        ]),
+        data: cell.data,
+        requests: cell.requests,
+      });
+    }
+  }
+  const total = w.family('switchyard_http_requests_total', 'counter', 'Requests served, per route, method and status.');
+  for (const row of rows) w.sample(total, row.labels, row.requests);
+  for (const f of ROUTE_HISTOGRAMS) {
+    w.family(f.name, 'histogram', f.help);
+    const offset = HISTOGRAM_OFFSETS[f.histogram];
+    const n = f.bounds.length;
+    for (const row of rows) {
+      if (row.data[offset + n + 2] === 0) continue; // never observed (no upstream contacted)
+      w.histogram(f.name, row.labels, row.data, offset, f.bounds, f.render);
+    }
+  }
+}
