@@ -155,7 +155,7 @@ test('canary series: native service is the canary Service, canary label the cana
   const metrics = new Metrics({ ...OPTIONS, compat: 'ingress-nginx' });
   const binder = metrics.routes.binder();
   const target = { ...CANARY, label: 'shop/web-canary' };
-  const rm = binder.bindRouteMetrics({ ...SHOP, canaries: [CANARY] }, [target]);
+  const rm = binder.bindRouteMetrics(SHOP, [target]);
   metrics.routes.commit(binder);
   assert.equal(rm.forCanary(null), rm.main);
   assert.equal(rm.forCanary(target), rm.canaries[0]);
