@@ -40,13 +40,15 @@ class CompiledCanary<U> {
   readonly headerValue: string;
   readonly pattern: RegExp | null;
   readonly cookieName: string;
-  /** Upper bound (exclusive) of this canary's slice of [0, total) in the weighted draw. */
+  /** This canary's slice [low, threshold) of [0, total) in the weighted draw. */
+  readonly low: number;
   readonly threshold: number;
   /** Equal to CanaryRule's stamp when this canary was excluded ("never") for the current request. */
   excludedAt = 0;
 
-  constructor(target: CanaryTarget<U>, canary: CanaryBackend, threshold: number) {
+  constructor(target: CanaryTarget<U>, canary: CanaryBackend, low: number, threshold: number) {
     this.target = target;
+    this.low = low;
     this.threshold = threshold;
     const header = canary.header;
     this.headerName = header === null ? '' : header.name;
@@ -107,7 +109,7 @@ export class CanaryRule<U> {
     this.#canaries = canaries;
     this.targets = canaries.map((c) => c.target);
     this.#total = total;
-    this.#weighted = canaries.length > 0 && canaries[canaries.length - 1].threshold > 0;
+    this.#weighted = canaries.some((c) => c.threshold > c.low);
     this.#usesCookie = canaries.some((c) => c.cookieName !== '');
     this.#random = random;
   }
@@ -156,7 +158,8 @@ export class CanaryRule<U> {
     if (r >= this.#total) r = this.#total - 1;
     for (let i = 0; i < canaries.length; i++) {
       const c = canaries[i];
-      if (r < c.threshold) return c.excludedAt === stamp ? null : c.target;
+      // A gap below `low` is the share of a canary left out at compile time: main.
+      if (r < c.threshold) return r < c.low || c.excludedAt === stamp ? null : c.target;
     }
     // 3. Main.
     return null;
@@ -169,16 +172,17 @@ export class CanaryRule<U> {
  */
 export function compileCanaryRule<U>(canaries: readonly CanaryBackend[], options: CanaryRuleOptions<U>): CanaryRule<U> | null {
   if (canaries.length === 0) return null;
-  // The scale is computed over all canaries (as translate capped them); a canary left out keeps its
-  // slice out of the thresholds, so its share goes to the main backend and the others keep theirs.
+  // The scale is computed over all canaries (as translate capped them); a canary left out leaves a
+  // gap in the slices, so its share goes to the main backend and the others keep theirs.
   const scale = canaryWeightScale(canaries);
   const compiled: CompiledCanary<U>[] = [];
   let cumulative = 0;
   for (let i = 0; i < canaries.length; i++) {
     const canary = canaries[i];
+    const low = cumulative;
+    cumulative += scale.units[i];
     const upstream = options.resolveUpstream(canary.backend);
     if (upstream === null) continue;
-    cumulative += scale.units[i];
     const target: CanaryTarget<U> = {
       label: `${canary.source.namespace}/${canary.source.name}`,
       name: canary.name,
@@ -186,7 +190,7 @@ export function compileCanaryRule<U>(canaries: readonly CanaryBackend[], options
       backend: canary.backend,
       upstream,
     };
-    compiled.push(new CompiledCanary(target, canary, cumulative));
+    compiled.push(new CompiledCanary(target, canary, low, cumulative));
   }
   if (compiled.length === 0) return null;
   return new CanaryRule(compiled, scale.total, options.random ?? Math.random);

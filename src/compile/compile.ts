@@ -1,0 +1,89 @@
+import type { BackendRef, RouteConfig } from '../model/route-config.ts';
+import { CompiledRoute } from './compiled-route.ts';
+import { CompiledUpstream } from './compiled-upstream.ts';
+import { CompiledVirtualHost, HostIndex } from './host-index.ts';
+import { PathMatcher } from './path-matcher.ts';
+import { RouteTable } from './route-table.ts';
+
+export interface CompileOptions {
+  /** Generation number of the new table; default: previous.generation + 1, else a process-wide counter. */
+  readonly generation?: number;
+  /**
+   * The table this one replaces. Round-robin cursors carry over per upstream key, so frequent swaps
+   * do not send every upstream's traffic back to its first endpoint.
+   */
+  readonly previous?: RouteTable | null;
+  /**
+   * Where a new upstream's round robin starts, as a fraction in [0, 1) (injected for tests; default
+   * Math.random), so that many proxies do not all start on the same endpoint.
+   */
+  readonly random?: () => number;
+}
+
+let lastGeneration = 0;
+
+/**
+ * Compile a RouteConfig into a RouteTable: everything that does not depend on the request is done
+ * here, once per table (host index, path maps, upstream endpoint lists, default decisions).
+ * Never throws on data: the IR is already validated by translate.
+ */
+export function compile(config: RouteConfig, options: CompileOptions = {}): RouteTable {
+  const previous = options.previous ?? null;
+  const random = options.random ?? Math.random;
+  const generation = options.generation ?? (previous !== null ? previous.generation + 1 : lastGeneration + 1);
+  if (generation > lastGeneration) lastGeneration = generation;
+
+  // 1. Upstreams, with round-robin cursors carried over from the previous table.
+  const upstreams = new Map<string, CompiledUpstream>();
+  for (const upstream of config.upstreams) {
+    const before = previous?.upstreams.get(upstream.key);
+    const start = before !== undefined ? before.cursor : Math.floor(random() * Math.max(1, upstream.endpoints.length));
+    upstreams.set(upstream.key, new CompiledUpstream(upstream, start));
+  }
+  const resolve = (backend: BackendRef): CompiledUpstream | null =>
+    backend.upstream === null ? null : (upstreams.get(backend.upstream) ?? null);
+
+  // 2. Virtual hosts, their routes (IR order) and their defaults.
+  const hosts = new HostIndex();
+  config.virtualHosts.forEach((vhost, v) => {
+    const paths = new PathMatcher();
+    vhost.routes.forEach((route, r) => paths.add(CompiledRoute.fromRoute(route, resolve(route.backend), v * 1_000_000 + r)));
+    const defaultRoute =
+      vhost.defaultBackend === null
+        ? null
+        : new CompiledRoute({
+            name: `host-default/${vhost.host}`,
+            kind: 'host-default',
+            host: vhost.host,
+            path: '',
+            match: 'default',
+            matchPath: '',
+            source: vhost.routes[0]?.source ?? null,
+            backend: vhost.defaultBackend,
+            upstream: resolve(vhost.defaultBackend),
+            order: Number.MAX_SAFE_INTEGER,
+            canaries: [],
+          });
+    hosts.add(new CompiledVirtualHost(vhost.host, vhost.kind, paths, defaultRoute));
+  });
+
+  // 3. The table-wide default.
+  const defaultRoute =
+    config.defaultBackend === null
+      ? null
+      : new CompiledRoute({
+          name: 'default',
+          kind: 'default',
+          host: '',
+          path: '',
+          match: 'default',
+          matchPath: '',
+          source: null,
+          backend: config.defaultBackend,
+          upstream: resolve(config.defaultBackend),
+          order: Number.MAX_SAFE_INTEGER,
+          canaries: [],
+        });
+
+  return new RouteTable(generation, config, hosts, upstreams, defaultRoute);
+}

@@ -1,0 +1,78 @@
+import type { ObjectRef } from '../model/kube.ts';
+import type { BackendRef, CanaryBackend, Route } from '../model/route-config.ts';
+import type { CompiledUpstream } from './compiled-upstream.ts';
+
+/** What kind of decision a CompiledRoute stands for. */
+export type RouteKind = 'route' | 'host-default' | 'default';
+
+/**
+ * Everything a request needs once it is matched, computed when the table is built. A default
+ * backend (a virtual host's spec.defaultBackend, or the controller-wide one) is a CompiledRoute too
+ * (kind "host-default"/"default", no path), so RouteTable.find() returns one type and allocates nothing.
+ * The shape is fixed in the constructor (every field always present) to keep call sites monomorphic;
+ * later work binds per-route metric children (`metrics`) and compiled canary rules (`canaries`) here.
+ */
+export class CompiledRoute {
+  /** "ingress/<ns>/<name>/rule/<i>/path/<j>", or "default" / "host-default/<host>" for defaults. */
+  readonly name: string;
+  readonly kind: RouteKind;
+  /** Virtual host this decision belongs to ("*" for the any-host entry, "" for the global default). */
+  readonly host: string;
+  readonly path: string;
+  readonly match: 'exact' | 'prefix' | 'default';
+  readonly matchPath: string;
+  /** The Ingress the route came from; null for the --default-backend-service default. */
+  readonly source: ObjectRef | null;
+  readonly backend: BackendRef;
+  /** Resolved upstream, or null when the backend could not be resolved (the proxy answers 503). */
+  readonly upstream: CompiledUpstream | null;
+  /** Position in the RouteConfig (virtual host index * 1e6 + route index), used to honour IR order. */
+  readonly order: number;
+  /** Canary backends from the IR; the canary work replaces these with compiled rules. */
+  canaries: readonly CanaryBackend[];
+  /** Slot for per-route metric children bound at compile time by the observability work. */
+  metrics: unknown;
+
+  constructor(fields: {
+    name: string;
+    kind: RouteKind;
+    host: string;
+    path: string;
+    match: 'exact' | 'prefix' | 'default';
+    matchPath: string;
+    source: ObjectRef | null;
+    backend: BackendRef;
+    upstream: CompiledUpstream | null;
+    order: number;
+    canaries: readonly CanaryBackend[];
+  }) {
+    this.name = fields.name;
+    this.kind = fields.kind;
+    this.host = fields.host;
+    this.path = fields.path;
+    this.match = fields.match;
+    this.matchPath = fields.matchPath;
+    this.source = fields.source;
+    this.backend = fields.backend;
+    this.upstream = fields.upstream;
+    this.order = fields.order;
+    this.canaries = fields.canaries;
+    this.metrics = null;
+  }
+
+  static fromRoute(route: Route, upstream: CompiledUpstream | null, order: number): CompiledRoute {
+    return new CompiledRoute({
+      name: route.name,
+      kind: 'route',
+      host: route.host,
+      path: route.path,
+      match: route.match,
+      matchPath: route.matchPath,
+      source: route.source,
+      backend: route.backend,
+      upstream,
+      order,
+      canaries: route.canaries,
+    });
+  }
+}

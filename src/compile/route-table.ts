@@ -1,0 +1,59 @@
+import type { RouteConfig } from '../model/route-config.ts';
+import type { CompiledRoute } from './compiled-route.ts';
+import type { CompiledUpstream } from './compiled-upstream.ts';
+import type { CompiledVirtualHost, HostIndex } from './host-index.ts';
+import { normalizeHost } from './host.ts';
+
+/**
+ * The immutable, compiled form of a RouteConfig: what the proxy reads (once per request) from
+ * RouteRef.current. Built by compile(); never mutated after, except the per-upstream round-robin
+ * cursors and the proxy's lazily filled endpoint dispatcher slots.
+ */
+export class RouteTable {
+  /** Increases with every compiled table (see CompileOptions.generation). */
+  readonly generation: number;
+  /** The IR this table was compiled from (debug view, incremental rebuilds). */
+  readonly config: RouteConfig;
+  /** Compiled upstreams by key ("ns/svc:port"). */
+  readonly upstreams: ReadonlyMap<string, CompiledUpstream>;
+  readonly #hosts: HostIndex;
+  /** config.defaultBackend compiled; null -> 404 when nothing matches. */
+  readonly defaultRoute: CompiledRoute | null;
+
+  constructor(
+    generation: number,
+    config: RouteConfig,
+    hosts: HostIndex,
+    upstreams: ReadonlyMap<string, CompiledUpstream>,
+    defaultRoute: CompiledRoute | null,
+  ) {
+    this.generation = generation;
+    this.config = config;
+    this.#hosts = hosts;
+    this.upstreams = upstreams;
+    this.defaultRoute = defaultRoute;
+  }
+
+  /** The virtual host chosen for a raw Host header value (normalized here), or undefined. */
+  findVirtualHost(host: string | undefined): CompiledVirtualHost | undefined {
+    return this.#hosts.find(normalizeHost(host));
+  }
+
+  /**
+   * The decision for a request: the matching route, else the virtual host's default backend, else
+   * the table's default backend, else undefined (404). `host` is the raw Host header (normalized
+   * here: lower-case, port and trailing dot stripped); `path` must be NORMALIZED already (see
+   * src/compile/path.ts) and carry no query. A returned route whose `upstream` is null means the
+   * backend could not be resolved (503).
+   * hot path
+   */
+  find(host: string | undefined, path: string): CompiledRoute | undefined {
+    const vhost = this.#hosts.find(normalizeHost(host));
+    if (vhost !== undefined) {
+      const route = vhost.paths.find(path);
+      if (route !== undefined) return route;
+      if (vhost.defaultRoute !== null) return vhost.defaultRoute;
+    }
+    return this.defaultRoute ?? undefined;
+  }
+}

@@ -1,0 +1,117 @@
+// Every response the proxy produces itself, with a stable code, a status and a short plain-text body.
+// Codes are stable strings (like undici's UND_ERR_*): usable in logs, metrics labels and tests.
+
+export const ProxyErrorCode = {
+  BAD_REQUEST: 'SWY_ERR_BAD_REQUEST',
+  BAD_PATH: 'SWY_ERR_BAD_PATH',
+  NO_ROUTE: 'SWY_ERR_NO_ROUTE',
+  NO_UPSTREAM: 'SWY_ERR_NO_UPSTREAM',
+  NO_ENDPOINT: 'SWY_ERR_NO_READY_ENDPOINT',
+  UPSTREAM_REFUSED: 'SWY_ERR_UPSTREAM_REFUSED',
+  UPSTREAM_RESET: 'SWY_ERR_UPSTREAM_RESET',
+  UPSTREAM_BAD_RESPONSE: 'SWY_ERR_UPSTREAM_BAD_RESPONSE',
+  UPSTREAM_UNREACHABLE: 'SWY_ERR_UPSTREAM_UNREACHABLE',
+  UPSTREAM_CONNECT_TIMEOUT: 'SWY_ERR_UPSTREAM_CONNECT_TIMEOUT',
+  UPSTREAM_TIMEOUT: 'SWY_ERR_UPSTREAM_TIMEOUT',
+  UPSTREAM_SEND_TIMEOUT: 'SWY_ERR_UPSTREAM_SEND_TIMEOUT',
+  /** The client went away before the response was complete (logged as status 499, like nginx). */
+  CLIENT_ABORTED: 'SWY_ERR_CLIENT_ABORTED',
+  /** The client's request body failed (reset, or shorter than its Content-Length). */
+  CLIENT_BODY: 'SWY_ERR_CLIENT_BODY',
+  INTERNAL: 'SWY_ERR_INTERNAL',
+} as const;
+
+export type ProxyErrorCode = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
+
+interface ErrorSpec {
+  readonly status: number;
+  /** Short plain-text body sent to the client. */
+  readonly body: Buffer;
+  /** Log message prefix (the "why"). */
+  readonly message: string;
+}
+
+function spec(status: number, body: string, message: string): ErrorSpec {
+  return { status, body: Buffer.from(body + '\n'), message };
+}
+
+const SPECS: Record<ProxyErrorCode, ErrorSpec> = {
+  SWY_ERR_BAD_REQUEST: spec(400, 'Bad Request', 'malformed request'),
+  SWY_ERR_BAD_PATH: spec(400, 'Bad Request: invalid request path', 'request target cannot be normalized'),
+  SWY_ERR_NO_ROUTE: spec(404, 'Not Found: no route for this host and path', 'no route matches and there is no default backend'),
+  SWY_ERR_NO_UPSTREAM: spec(503, 'Service Unavailable: backend not found', 'the backend Service of the route could not be resolved'),
+  SWY_ERR_NO_READY_ENDPOINT: spec(503, 'Service Unavailable: no ready endpoint', 'the backend has no ready endpoint'),
+  SWY_ERR_UPSTREAM_REFUSED: spec(502, 'Bad Gateway: upstream refused the connection', 'upstream refused the connection'),
+  SWY_ERR_UPSTREAM_RESET: spec(502, 'Bad Gateway: upstream closed the connection', 'upstream closed or reset the connection'),
+  SWY_ERR_UPSTREAM_BAD_RESPONSE: spec(502, 'Bad Gateway: invalid upstream response', 'upstream sent an invalid response'),
+  SWY_ERR_UPSTREAM_UNREACHABLE: spec(502, 'Bad Gateway: upstream unreachable', 'upstream could not be reached'),
+  SWY_ERR_UPSTREAM_CONNECT_TIMEOUT: spec(504, 'Gateway Timeout: upstream connect timed out', 'upstream connect timed out'),
+  SWY_ERR_UPSTREAM_TIMEOUT: spec(504, 'Gateway Timeout: upstream did not answer in time', 'upstream read timed out'),
+  SWY_ERR_UPSTREAM_SEND_TIMEOUT: spec(504, 'Gateway Timeout: sending the request to the upstream timed out', 'request body send timed out'),
+  SWY_ERR_CLIENT_ABORTED: spec(499, 'Client Closed Request', 'client closed the connection before the response was complete'),
+  SWY_ERR_CLIENT_BODY: spec(400, 'Bad Request: request body incomplete', 'client request body failed'),
+  SWY_ERR_INTERNAL: spec(500, 'Internal Server Error', 'internal error'),
+};
+
+/** Status, body and log message of a code. */
+export function errorSpec(code: ProxyErrorCode): ErrorSpec {
+  return SPECS[code];
+}
+
+/** An error with a stable code and the HTTP status the proxy answers with. */
+export class ProxyError extends Error {
+  readonly code: ProxyErrorCode;
+  readonly status: number;
+
+  constructor(code: ProxyErrorCode, cause?: unknown) {
+    const s = SPECS[code];
+    super(s.message, cause === undefined ? undefined : { cause });
+    this.name = 'ProxyError';
+    this.code = code;
+    this.status = s.status;
+  }
+}
+
+/**
+ * Map an undici/socket error (before any response byte was sent) to our code.
+ * Called once per failed request, never on the success path.
+ */
+export function classifyUpstreamError(err: unknown): ProxyErrorCode {
+  const code = (err as { code?: string } | null)?.code;
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return ProxyErrorCode.UPSTREAM_CONNECT_TIMEOUT;
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'ETIMEDOUT':
+      return ProxyErrorCode.UPSTREAM_TIMEOUT;
+    case 'ECONNREFUSED':
+      return ProxyErrorCode.UPSTREAM_REFUSED;
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+    case 'UND_ERR_DESTROYED':
+      return ProxyErrorCode.UPSTREAM_RESET;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return ProxyErrorCode.UPSTREAM_UNREACHABLE;
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+      return ProxyErrorCode.CLIENT_BODY;
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_INFO':
+    case 'UND_ERR_NOT_SUPPORTED':
+    case 'ERR_INVALID_CHAR':
+    case 'ERR_INVALID_HTTP_TOKEN':
+    case 'ERR_HTTP_INVALID_STATUS_CODE':
+      return ProxyErrorCode.UPSTREAM_BAD_RESPONSE;
+    case 'UND_ERR_INVALID_ARG':
+      return ProxyErrorCode.BAD_REQUEST;
+    default:
+      if (typeof code === 'string' && code.startsWith('HPE_')) return ProxyErrorCode.UPSTREAM_BAD_RESPONSE;
+      return ProxyErrorCode.UPSTREAM_RESET;
+  }
+}

@@ -1,0 +1,295 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { CompiledEndpoint } from '../compile/compiled-upstream.ts';
+import type { CompiledRoute } from '../compile/compiled-route.ts';
+import { ProxyError, ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
+import { buildResponseHeaders, type RequestHeaderFacts } from './headers.ts';
+import type { UpstreamPool } from './upstreams.ts';
+
+/** node:http request/response classes with a slot for their Exchange (the server is created with them). */
+export class ProxyRequest extends IncomingMessage {
+  exchange: Exchange | null = null;
+}
+export class ProxyResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  exchange: Exchange | null = null;
+}
+
+/** What an Exchange needs from the server it belongs to (one object per server, not per request). */
+export interface ExchangeContext {
+  readonly logger: import('pino').Logger;
+  readonly readTimeout: number;
+  readonly sendTimeout: number;
+  /** The single per-request completion hook (metrics, access log); called exactly once per request. */
+  readonly onComplete: ((exchange: Exchange) => void) | null;
+}
+
+/** Life-cycle phase, for timeouts and logs. */
+type Phase = 0 | 1 | 2 | 3; // 0 routing, 1 sending request, 2 waiting for response head, 3 streaming response
+
+const PLAIN_TEXT = 'text/plain; charset=utf-8';
+
+/**
+ * One proxied request, from routing to its single completion point. The object is BOTH the undici
+ * dispatch options (method/path/headers/body/headersTimeout/bodyTimeout) and the dispatch handler
+ * (onRequestStart/onResponse*), so forwarding a request allocates this one object and its header
+ * array; all behaviour lives on the prototype and listeners are module-level functions that find the
+ * exchange through the request/response slot: no per-request closures.
+ *
+ * Completion: complete() runs exactly once (success, proxy error, upstream failure or client abort)
+ * and is where per-route metrics and access logs hook in (ExchangeContext.onComplete). Fields it
+ * exposes: startTime, route, endpoint, status, errorCode, bytesIn, bytesOut, upstreamStart,
+ * responseStart, endTime (ms from performance.now()), requestId, host, path.
+ */
+export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts {
+  // -- undici dispatch options (read by Pool.dispatch(this, this)) --
+  method: string;
+  /** Path + query forwarded upstream (normalized path, original query). */
+  path: string;
+  headers: string[] | null = null;
+  body: IncomingMessage | null = null;
+  headersTimeout: number;
+  bodyTimeout: number;
+
+  // -- request facts --
+  readonly context: ExchangeContext;
+  readonly req: ProxyRequest;
+  readonly res: ProxyResponse;
+  /** Raw Host header (RequestHeaderFacts). */
+  host: string | null = null;
+  hasBody = false;
+  requestId = '';
+  /** Normalized path that was matched (no query). */
+  matchPath = '';
+  /** Generation of the table this request was routed with. */
+  generation = 0;
+  route: CompiledRoute | null = null;
+  endpoint: CompiledEndpoint | null = null;
+  upstreamPool: UpstreamPool | null = null;
+
+  // -- outcome and timings --
+  status = 0;
+  errorCode: ProxyErrorCode | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  readonly startTime: number;
+  upstreamStart = 0;
+  responseStart = 0;
+  endTime = 0;
+  done = false;
+
+  // -- machinery --
+  controller: Dispatcher.DispatchController | null = null;
+  phase: Phase = 0;
+  timer: NodeJS.Timeout | null = null;
+  waitingDrain = false;
+
+  constructor(context: ExchangeContext, req: ProxyRequest, res: ProxyResponse, startTime: number) {
+    this.context = context;
+    this.req = req;
+    this.res = res;
+    this.method = req.method ?? 'GET';
+    this.path = '/';
+    this.headersTimeout = context.readTimeout;
+    this.bodyTimeout = context.readTimeout;
+    this.startTime = startTime;
+  }
+
+  /**
+   * Send the request upstream through `pool`.
+   * hot path
+   */
+  forward(pool: UpstreamPool, now: number): void {
+    this.upstreamPool = pool;
+    pool.used = true;
+    pool.inflight++;
+    this.upstreamStart = now;
+    if (this.hasBody) {
+      this.body = this.req;
+      // undici's header timer also runs (and is rarely refreshed) while a body streams, so with a
+      // body our own timer does send-idle then read timing, and undici's header timeout is off.
+      this.headersTimeout = 0;
+      this.phase = 1;
+      this.timer = setTimeout(onExchangeTimeout, this.context.sendTimeout, this);
+    } else {
+      this.phase = 2;
+    }
+    pool.pool.dispatch(this as unknown as Dispatcher.DispatchOptions, this);
+  }
+
+  // ---- undici handler ----
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.done) controller.abort(new ProxyError(ProxyErrorCode.CLIENT_ABORTED));
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    if (this.timer !== null) this.timer.refresh();
+  }
+
+  onRequestSent(): void {
+    if (this.phase !== 1) return;
+    this.phase = 2;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(onExchangeTimeout, this.context.readTimeout, this);
+    }
+  }
+
+  /** hot path */
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    if (statusCode < 200) return; // 1xx: node already answered Expect itself; others are dropped
+    if (this.done) return;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.phase = 3;
+    this.status = statusCode;
+    this.responseStart = performance.now();
+    const res = this.res;
+    // Throws on an invalid status message/header value: undici then aborts with that error (-> 502).
+    if (statusMessage) res.writeHead(statusCode, statusMessage, buildResponseHeaders(headers));
+    else res.writeHead(statusCode, buildResponseHeaders(headers));
+  }
+
+  /** hot path */
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytesOut += chunk.length;
+    if (!this.res.write(chunk) && !this.waitingDrain && !this.done) {
+      this.waitingDrain = true;
+      controller.pause();
+      this.res.once('drain', onResponseDrain);
+    }
+  }
+
+  /** hot path */
+  onResponseEnd(): void {
+    if (this.done) return;
+    this.res.end();
+    this.complete();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.done) return; // client went away first; already completed
+    let code: ProxyErrorCode;
+    if (err instanceof ProxyError) code = err.code;
+    else if (this.req.errored !== null || (this.req.destroyed && !this.req.complete)) code = ProxyErrorCode.CLIENT_BODY;
+    else code = classifyUpstreamError(err);
+    if (code === ProxyErrorCode.CLIENT_ABORTED) {
+      this.abortClient(code, err);
+    } else if (!this.res.headersSent) {
+      this.fail(code, err);
+    } else {
+      // Mid-response: the status line is gone, so the only honest signal is to cut the connection.
+      this.abortClient(code, err);
+    }
+  }
+
+  // ---- endings ----
+
+  /** Answer with the proxy's own error response, log why, complete. */
+  fail(code: ProxyErrorCode, cause?: unknown): void {
+    if (this.done) return;
+    const spec = errorSpec(code);
+    this.status = spec.status;
+    this.errorCode = code;
+    this.log(code, spec.status, spec.message, cause);
+    const res = this.res;
+    if (!res.headersSent && !res.destroyed) {
+      res.writeHead(spec.status, [
+        'content-type', PLAIN_TEXT,
+        'content-length', String(spec.body.length),
+        'x-request-id', this.requestId,
+        'cache-control', 'no-store',
+      ]);
+      res.end(spec.body);
+    } else {
+      res.destroy();
+    }
+    this.complete();
+  }
+
+  /** End abnormally after the response started, or because the client left. */
+  abortClient(code: ProxyErrorCode, cause?: unknown): void {
+    if (this.done) return;
+    this.errorCode = code;
+    if (code === ProxyErrorCode.CLIENT_ABORTED) {
+      if (this.status === 0) this.status = 499;
+      this.context.logger.debug({ reason: code, route: this.route?.name ?? null, requestId: this.requestId }, errorSpec(code).message);
+    } else {
+      this.log(code, this.status, errorSpec(code).message + ' after the response started', cause);
+    }
+    const controller = this.controller;
+    if (controller !== null && !controller.aborted) controller.abort(new ProxyError(code));
+    if (!this.res.destroyed) this.res.destroy();
+    this.complete();
+  }
+
+  /** The single completion point of every request. */
+  complete(): void {
+    if (this.done) return;
+    this.done = true;
+    this.endTime = performance.now();
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const pool = this.upstreamPool;
+    if (pool !== null) pool.inflight--;
+    const hook = this.context.onComplete;
+    if (hook !== null) hook(this);
+  }
+
+  log(code: ProxyErrorCode, status: number, message: string, cause?: unknown): void {
+    const logger = this.context.logger;
+    const fields = {
+      reason: code,
+      status,
+      route: this.route?.name ?? null,
+      upstream: this.route?.backend.upstream ?? null,
+      endpoint: this.endpoint?.origin ?? null,
+      host: this.host,
+      path: this.matchPath,
+      method: this.method,
+      requestId: this.requestId,
+      err: cause instanceof Error ? { code: (cause as { code?: string }).code, message: cause.message } : undefined,
+    };
+    if (status >= 500) logger.warn(fields, message);
+    else logger.info(fields, message);
+  }
+}
+
+/** Timer callback (module-level, receives the exchange as argument: no closure). */
+function onExchangeTimeout(exchange: Exchange): void {
+  exchange.timer = null;
+  if (exchange.done) return;
+  const code = exchange.phase === 1 ? ProxyErrorCode.UPSTREAM_SEND_TIMEOUT : ProxyErrorCode.UPSTREAM_TIMEOUT;
+  const controller = exchange.controller;
+  if (controller !== null && !controller.aborted) controller.abort(new ProxyError(code));
+  else exchange.fail(code);
+}
+
+/** `res` 'drain' listener: resume the upstream body. */
+function onResponseDrain(this: ProxyResponse): void {
+  const exchange = this.exchange;
+  if (exchange === null) return;
+  exchange.waitingDrain = false;
+  if (!exchange.done) exchange.controller?.resume();
+}
+
+/**
+ * `res` 'close' listener: the response finished or the connection went away. Before completion
+ * this means the client left: abort the upstream request.
+ */
+export function onResponseClose(this: ProxyResponse): void {
+  const exchange = this.exchange;
+  if (exchange === null || exchange.done) return;
+  exchange.abortClient(ProxyErrorCode.CLIENT_ABORTED);
+}

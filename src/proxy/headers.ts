@@ -1,0 +1,214 @@
+// Header handling on both legs, written for the hot path: one pass over node's rawHeaders (flat
+// [name, value, ...] array), header names compared case-insensitively without allocating, one output
+// array per request that undici takes as is.
+//
+// Request leg (client -> upstream):
+//   - hop-by-hop headers are removed: Connection and every header it lists, Keep-Alive,
+//     Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, plus Proxy-Authorization (credentials
+//     meant for a proxy never reach a backend) and Expect (node answers "100 Continue" itself);
+//   - Host is preserved as sent by the client;
+//   - X-Forwarded-For: the client's value (if any) with the peer address appended;
+//   - X-Forwarded-Proto/-Host/-Port and X-Real-IP are set from the connection (a client's own values
+//     are replaced, never trusted);
+//   - X-Request-ID: the client's if it is sane (1-128 chars of [A-Za-z0-9._:-]), else a generated one.
+// Response leg (upstream -> client): hop-by-hop headers removed (Connection and those it lists,
+// Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, Trailer, TE); node sets its own framing.
+
+import { randomBytes } from 'node:crypto';
+
+/** Compare a header name to a lower-case literal, ignoring ASCII case, without allocating. */
+function nameIs(name: string, lower: string): boolean {
+  // Header names are tokens (validated by node's parser): OR-ing 0x20 lower-cases letters and
+  // leaves the other token characters that appear in our literals ("-") unchanged.
+  for (let i = 0; i < lower.length; i++) {
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** What the request-header pass learns about the request, written into the caller's object. */
+export interface RequestHeaderFacts {
+  /** Raw Host header (null when absent). */
+  host: string | null;
+  /** The request carries a body (Content-Length > 0 or Transfer-Encoding). */
+  hasBody: boolean;
+  /** X-Request-ID sent upstream. */
+  requestId: string;
+}
+
+/** Per-connection values the request leg needs (from the socket, cached by the caller). */
+export interface ForwardedValues {
+  readonly clientIp: string;
+  readonly proto: string;
+  readonly port: string;
+}
+
+const ID_PREFIX = randomBytes(8).toString('hex');
+let idCounter = 0;
+
+/** 32 hex characters like nginx's $request_id: a random per-process prefix and a counter. */
+export function generateRequestId(): string {
+  idCounter = (idCounter + 1) % 0x10000000000000;
+  return ID_PREFIX + idCounter.toString(16).padStart(16, '0');
+}
+
+/** A client X-Request-ID is kept when it is 1-128 characters of [A-Za-z0-9._:-]. */
+export function isSaneRequestId(value: string): boolean {
+  const n = value.length;
+  if (n === 0 || n > 128) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    const ok = (c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46 || c === 95;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Tokens of a Connection header besides close/keep-alive/upgrade (lower-cased), or null. Rare path. */
+function connectionListed(value: string): string[] | null {
+  let listed: string[] | null = null;
+  for (const raw of value.split(',')) {
+    const token = raw.trim().toLowerCase();
+    if (token === '' || token === 'close' || token === 'keep-alive' || token === 'upgrade') continue;
+    (listed ??= []).push(token);
+  }
+  return listed;
+}
+
+function removeListed(headers: string[], listed: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!listed.includes(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+  }
+  return out;
+}
+
+/**
+ * Build the upstream request headers from node's rawHeaders; fills `facts`.
+ * hot path
+ */
+export function buildRequestHeaders(raw: readonly string[], fwd: ForwardedValues, facts: RequestHeaderFacts): string[] {
+  const out: string[] = [];
+  let xff: string | null = null;
+  let requestId: string | null = null;
+  let connection: string | null = null;
+  let host: string | null = null;
+  let hasBody = false;
+  // 1. One pass: keep end-to-end headers, drop hop-by-hop and the ones we set; candidates are
+  //    recognized by length first so most headers cost one switch.
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    switch (name.length) {
+      case 2:
+        if (nameIs(name, 'te')) continue;
+        break;
+      case 4:
+        if (nameIs(name, 'host')) {
+          if (host !== null) continue; // node's parser already rejects most duplicates
+          host = value;
+        }
+        break;
+      case 6:
+        if (nameIs(name, 'expect')) continue;
+        break;
+      case 7:
+        if (nameIs(name, 'upgrade') || nameIs(name, 'trailer')) continue;
+        break;
+      case 9:
+        if (nameIs(name, 'x-real-ip')) continue;
+        break;
+      case 10:
+        if (nameIs(name, 'connection')) {
+          connection = connection === null ? value : connection + ',' + value;
+          continue;
+        }
+        if (nameIs(name, 'keep-alive')) continue;
+        break;
+      case 12:
+        if (nameIs(name, 'x-request-id')) {
+          requestId ??= value;
+          continue;
+        }
+        break;
+      case 14:
+        if (nameIs(name, 'content-length') && value !== '0') hasBody = true;
+        break;
+      case 15:
+        if (nameIs(name, 'x-forwarded-for')) {
+          xff = xff === null ? value : xff + ', ' + value;
+          continue;
+        }
+        break;
+      case 16:
+        if (nameIs(name, 'x-forwarded-host') || nameIs(name, 'x-forwarded-port') || nameIs(name, 'proxy-connection')) continue;
+        break;
+      case 17:
+        if (nameIs(name, 'transfer-encoding')) {
+          hasBody = true;
+          continue;
+        }
+        if (nameIs(name, 'x-forwarded-proto')) continue;
+        break;
+      case 19:
+        if (nameIs(name, 'proxy-authorization')) continue;
+        break;
+    }
+    out.push(name, value);
+  }
+
+  // 2. Our headers.
+  if (requestId === null || !isSaneRequestId(requestId)) requestId = generateRequestId();
+  out.push(
+    'x-forwarded-for', xff === null ? fwd.clientIp : xff + ', ' + fwd.clientIp,
+    'x-forwarded-proto', fwd.proto,
+    'x-forwarded-port', fwd.port,
+    'x-real-ip', fwd.clientIp,
+    'x-request-id', requestId,
+  );
+  if (host !== null) out.push('x-forwarded-host', host);
+
+  facts.host = host;
+  facts.hasBody = hasBody;
+  facts.requestId = requestId;
+
+  // 3. Rare: "Connection: foo" names more hop-by-hop headers.
+  if (connection !== null) {
+    const listed = connectionListed(connection);
+    if (listed !== null) return removeListed(out, listed);
+  }
+  return out;
+}
+
+/**
+ * Flatten undici's parsed response headers (lower-case keys; arrays for repeated headers) into the
+ * [name, value, ...] form res.writeHead() takes, without hop-by-hop headers.
+ * hot path
+ */
+export function buildResponseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  let connection: string | null = null;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    switch (name) {
+      case 'connection':
+        connection = typeof value === 'string' ? value : value.join(',');
+        continue;
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'transfer-encoding':
+      case 'upgrade':
+      case 'trailer':
+      case 'te':
+        continue;
+    }
+    if (typeof value === 'string') out.push(name, value);
+    else for (let i = 0; i < value.length; i++) out.push(name, value[i]);
+  }
+  if (connection !== null) {
+    const listed = connectionListed(connection);
+    if (listed !== null) return removeListed(out, listed);
+  }
+  return out;
+}

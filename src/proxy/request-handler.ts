@@ -1,0 +1,143 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { RouteTable } from '../compile/route-table.ts';
+import { isCleanPath, parseRequestTarget, pathEnd } from '../compile/path.ts';
+import type { RouteRef } from '../runtime/route-ref.ts';
+import { ProxyErrorCode } from './errors.ts';
+import { Exchange, onResponseClose, type ExchangeContext, type ProxyRequest, type ProxyResponse } from './exchange.ts';
+import { buildRequestHeaders, type ForwardedValues } from './headers.ts';
+import type { UpstreamPool, UpstreamPools } from './upstreams.ts';
+
+export interface ProxyTimeouts {
+  /** Upstream connect timeout, ms (504 SWY_ERR_UPSTREAM_CONNECT_TIMEOUT). Default 5000. */
+  readonly connectTimeout: number;
+  /** Upstream response header wait and body idle timeout, ms (504 before headers). Default 60000. */
+  readonly readTimeout: number;
+  /** Request body send idle timeout, ms (504 SWY_ERR_UPSTREAM_SEND_TIMEOUT). Default 60000. */
+  readonly sendTimeout: number;
+}
+
+export const DEFAULT_TIMEOUTS: ProxyTimeouts = { connectTimeout: 5000, readTimeout: 60_000, sendTimeout: 60_000 };
+
+export interface RequestHandlerOptions {
+  readonly routeRef: RouteRef<RouteTable>;
+  readonly logger: Logger;
+  readonly pools: UpstreamPools;
+  readonly timeouts: ProxyTimeouts;
+  /** "http" or "https": sent as X-Forwarded-Proto. */
+  readonly proto: string;
+  readonly onComplete: ((exchange: Exchange) => void) | null;
+}
+
+/** Per-connection forwarded values, cached on the socket's first request. */
+class SocketForwarded implements ForwardedValues {
+  readonly clientIp: string;
+  readonly proto: string;
+  readonly port: string;
+  constructor(socket: Socket, proto: string) {
+    const remote = socket.remoteAddress ?? '';
+    this.clientIp = remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+    this.proto = proto;
+    this.port = String(socket.localPort ?? '');
+  }
+}
+
+const kForwarded = Symbol('switchyard.forwarded');
+type ForwardedSocket = Socket & { [kForwarded]?: SocketForwarded };
+
+/**
+ * The per-request entry point: read the table once, normalize the target, match, pick an
+ * endpoint, forward. Everything else (headers, streaming, errors, completion) is on Exchange.
+ */
+export class RequestHandler implements ExchangeContext {
+  readonly routeRef: RouteRef<RouteTable>;
+  readonly logger: Logger;
+  readonly pools: UpstreamPools;
+  readonly readTimeout: number;
+  readonly sendTimeout: number;
+  readonly proto: string;
+  readonly onComplete: ((exchange: Exchange) => void) | null;
+
+  constructor(options: RequestHandlerOptions) {
+    this.routeRef = options.routeRef;
+    this.logger = options.logger;
+    this.pools = options.pools;
+    this.readTimeout = options.timeouts.readTimeout;
+    this.sendTimeout = options.timeouts.sendTimeout;
+    this.proto = options.proto;
+    this.onComplete = options.onComplete;
+  }
+
+  /**
+   * node:http 'request' listener.
+   * hot path
+   */
+  handle(req: ProxyRequest, res: ProxyResponse): void {
+    // The one read of shared state: this request uses this table for its whole life.
+    const table = this.routeRef.current;
+    const now = performance.now();
+    const exchange = new Exchange(this, req, res, now);
+    exchange.generation = table.generation;
+    req.exchange = exchange;
+    res.exchange = exchange;
+    res.on('close', onResponseClose);
+    try {
+      this.route(table, exchange, req, now);
+    } catch (err) {
+      // A bug must cost one request, never the process.
+      exchange.fail(ProxyErrorCode.INTERNAL, err);
+    }
+  }
+
+  /** hot path */
+  route(table: RouteTable, exchange: Exchange, req: ProxyRequest, now: number): void {
+    // 1. Headers first (one pass gives Host, body presence and the upstream header list).
+    const socket = req.socket as ForwardedSocket;
+    let fwd = socket[kForwarded];
+    if (fwd === undefined) fwd = socket[kForwarded] = new SocketForwarded(socket, this.proto);
+    exchange.headers = buildRequestHeaders(req.rawHeaders, fwd, exchange);
+
+    // 2. Request target: fast path for clean origin-form paths, else full parse + normalization.
+    const url = req.url ?? '';
+    const end = pathEnd(url);
+    let host = exchange.host;
+    if (isCleanPath(url, end)) {
+      exchange.matchPath = end === url.length ? url : url.slice(0, end);
+      exchange.path = url;
+    } else {
+      const target = parseRequestTarget(url);
+      if (target === null) {
+        exchange.matchPath = url;
+        exchange.fail(ProxyErrorCode.BAD_PATH);
+        return;
+      }
+      exchange.matchPath = target.path;
+      exchange.path = target.path + target.query;
+      if (target.authority !== null) host = target.authority; // absolute-form overrides Host (RFC 9112 3.2.2)
+    }
+
+    // 3. Match, resolve, pick.
+    const route = table.find(host ?? undefined, exchange.matchPath);
+    if (route === undefined) {
+      exchange.fail(ProxyErrorCode.NO_ROUTE);
+      return;
+    }
+    exchange.route = route;
+    const upstream = route.upstream;
+    if (upstream === null) {
+      exchange.fail(ProxyErrorCode.NO_UPSTREAM);
+      return;
+    }
+    const endpoint = upstream.pick();
+    if (endpoint === undefined) {
+      exchange.fail(ProxyErrorCode.NO_ENDPOINT);
+      return;
+    }
+    exchange.endpoint = endpoint;
+    let pool = endpoint.dispatcher as UpstreamPool | null;
+    if (pool === null || pool.closed) endpoint.dispatcher = pool = this.pools.get(endpoint.origin);
+
+    // 4. Forward.
+    exchange.forward(pool, now);
+  }
+}

@@ -1,0 +1,127 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { RouteTable } from '../compile/route-table.ts';
+import type { RouteRef } from '../runtime/route-ref.ts';
+import type { Exchange } from './exchange.ts';
+import { ProxyRequest, ProxyResponse } from './exchange.ts';
+import { ProxyErrorCode } from './errors.ts';
+import { DEFAULT_TIMEOUTS, RequestHandler, type ProxyTimeouts } from './request-handler.ts';
+import { UpstreamPools } from './upstreams.ts';
+
+export interface ProxyServerOptions {
+  readonly routeRef: RouteRef<RouteTable>;
+  readonly logger: Logger;
+  /** Upstream timeouts in ms; missing ones take DEFAULT_TIMEOUTS (connect 5s, read 60s, send 60s). */
+  readonly timeouts?: Partial<ProxyTimeouts>;
+  /**
+   * Upstream pools to use (share one between the HTTP and HTTPS servers). When omitted the server
+   * creates its own and closes it in close().
+   */
+  readonly pools?: UpstreamPools;
+  /** Called once per request at its completion (metrics, access log). Must not throw. */
+  readonly onComplete?: (exchange: Exchange) => void;
+  /** Client keep-alive idle timeout in ms (default 75000, like ingress-nginx's keep-alive 75s). */
+  readonly keepAliveTimeout?: number;
+}
+
+export interface ProxyServer {
+  readonly server: Server;
+  readonly handler: RequestHandler;
+  readonly pools: UpstreamPools;
+  /** Listen and resolve with the bound address (port 0 picks a free port). */
+  listen(port: number, host?: string): Promise<AddressInfo>;
+  /**
+   * Stop accepting connections, let in-flight requests finish for up to `graceMs` (default 10000),
+   * then cut what is left and close the upstream pools (if this server created them).
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+const CLIENT_ERROR_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+function rawErrorResponse(status: number): string {
+  const text = CLIENT_ERROR_TEXT[status] ?? 'Bad Request';
+  const body = `${text}\n`;
+  return `HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * Create the data-plane HTTP server. The caller listens (proxy.listen(port, host)) and swaps tables
+ * through `routeRef`; the server reads `routeRef.current` once per request.
+ */
+export function createProxyServer(options: ProxyServerOptions): ProxyServer {
+  const timeouts: ProxyTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const ownPools = options.pools === undefined;
+  const pools = options.pools ?? new UpstreamPools({ connectTimeout: timeouts.connectTimeout });
+  const logger = options.logger;
+  const handler = new RequestHandler({
+    routeRef: options.routeRef,
+    logger,
+    pools,
+    timeouts,
+    proto: 'http',
+    onComplete: options.onComplete ?? null,
+  });
+
+  const server = createServer({
+    IncomingMessage: ProxyRequest,
+    ServerResponse: ProxyResponse,
+    keepAliveTimeout: options.keepAliveTimeout ?? 75_000,
+    // No limit on the whole request: large uploads stream for as long as they make progress
+    // (sendTimeout is the idle limit); headers must still arrive within node's headersTimeout.
+    requestTimeout: 0,
+  });
+  server.on('request', (req: ProxyRequest, res: ProxyResponse) => handler.handle(req, res));
+
+  // Malformed requests never reach 'request': answer 400 (431/408) ourselves and say why.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    logger.info({ reason: ProxyErrorCode.BAD_REQUEST, status, err: { code: err.code, message: err.message } }, 'malformed request');
+    const pending = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (pending === undefined || pending === null || !pending.headersSent) socket.end(rawErrorResponse(status));
+    else socket.destroy();
+  });
+
+  // CONNECT (authority-form targets) is not something an Ingress proxies.
+  server.on('connect', (req: ProxyRequest, socket: Socket) => {
+    logger.info({ reason: ProxyErrorCode.BAD_REQUEST, status: 400, method: req.method, target: req.url }, 'CONNECT is not supported');
+    socket.end(rawErrorResponse(400));
+  });
+
+  return {
+    server,
+    handler,
+    pools,
+    listen(port: number, host?: string): Promise<AddressInfo> {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        server.once('error', onError);
+        server.listen(port, host, () => {
+          server.off('error', onError);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    async close(graceMs = 10_000): Promise<void> {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, graceMs);
+        timer.unref();
+      });
+      await Promise.race([closed, grace]);
+      clearTimeout(timer);
+      await closed;
+      if (ownPools) await pools.close();
+    },
+  };
+}

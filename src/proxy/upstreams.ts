@@ -1,0 +1,117 @@
+import { Pool } from 'undici';
+
+/** One keep-alive pool per upstream origin, plus the bookkeeping that lets idle pools be closed. */
+export class UpstreamPool {
+  readonly origin: string;
+  readonly pool: Pool;
+  /** Requests dispatched and not completed (a pool is never closed while this is > 0). */
+  inflight = 0;
+  /** Set on every use; the sweeper clears it, so "not used since the last sweep" costs no clock read. */
+  used = true;
+  /** Consecutive sweeps that found the pool unused. */
+  idleSweeps = 0;
+  closed = false;
+
+  constructor(origin: string, pool: Pool) {
+    this.origin = origin;
+    this.pool = pool;
+  }
+}
+
+export interface UpstreamPoolsOptions {
+  /** Upstream connect timeout in ms (504 when exceeded). Default 5000. */
+  readonly connectTimeout?: number;
+  /** Idle keep-alive connections are closed after this many ms (undici also honours the upstream's Keep-Alive hint). Default 4000. */
+  readonly keepAliveTimeout?: number;
+  /** A pool unused for about this long (ms) with nothing in flight is closed. Default 60000. */
+  readonly idleTimeout?: number;
+}
+
+/**
+ * The long-lived registry of upstream pools, keyed by origin, deliberately OUTSIDE the route table:
+ * a table swap never drops a connection, and an endpoint that appears in the next table reuses its
+ * warm pool. Compiled endpoints cache their pool (CompiledEndpoint.dispatcher); a pool that no request
+ * used for `idleTimeout` is closed and forgotten, and a later request simply opens a new one.
+ */
+export class UpstreamPools {
+  readonly #pools = new Map<string, UpstreamPool>();
+  readonly #connectTimeout: number;
+  readonly #keepAliveTimeout: number;
+  readonly #sweepTimer: NodeJS.Timeout;
+  readonly #sweepsToClose: number;
+  #closed = false;
+
+  constructor(options: UpstreamPoolsOptions = {}) {
+    this.#connectTimeout = options.connectTimeout ?? 5000;
+    this.#keepAliveTimeout = options.keepAliveTimeout ?? 4000;
+    const idle = options.idleTimeout ?? 60_000;
+    const interval = Math.max(10, Math.min(idle, 15_000));
+    this.#sweepsToClose = Math.max(1, Math.round(idle / interval));
+    this.#sweepTimer = setInterval(() => this.sweep(), interval);
+    this.#sweepTimer.unref();
+  }
+
+  get size(): number {
+    return this.#pools.size;
+  }
+
+  /** The pool for an origin ("http://10.0.0.1:8080"), created on first use. */
+  get(origin: string): UpstreamPool {
+    let entry = this.#pools.get(origin);
+    if (entry === undefined || entry.closed) {
+      if (this.#closed) throw new Error('upstream pools are closed');
+      const pool = new Pool(origin, {
+        connect: { timeout: this.#connectTimeout, noDelay: true, keepAlive: true },
+        keepAliveTimeout: this.#keepAliveTimeout,
+        // Per-request headersTimeout/bodyTimeout are passed with each dispatch.
+      });
+      entry = new UpstreamPool(origin, pool);
+      this.#pools.set(origin, entry);
+    }
+    return entry;
+  }
+
+  /** Close pools that were not used for idleTimeout and have nothing in flight. */
+  sweep(): void {
+    for (const [origin, entry] of this.#pools) {
+      if (entry.used || entry.inflight > 0) {
+        entry.used = false;
+        entry.idleSweeps = 0;
+        continue;
+      }
+      if (++entry.idleSweeps >= this.#sweepsToClose) {
+        entry.closed = true;
+        this.#pools.delete(origin);
+        entry.pool.close().catch(() => {});
+      }
+    }
+  }
+
+  /** Close every pool (waits for in-flight requests); used on shutdown. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    const all = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(
+      all.map((entry) => {
+        entry.closed = true;
+        return entry.pool.close().catch(() => {});
+      }),
+    );
+  }
+
+  /** Destroy every pool now (aborts in-flight requests). */
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    const all = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(
+      all.map((entry) => {
+        entry.closed = true;
+        return entry.pool.destroy().catch(() => {});
+      }),
+    );
+  }
+}

@@ -1,0 +1,111 @@
+// Test support: real upstream servers that answer with their own name, a proxy on port 0, and a
+// small HTTP client over node:http (so raw status/headers/body can be asserted).
+import { createServer, request as httpRequest, Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { compile } from '../../src/compile/compile.ts';
+import type { RouteTable } from '../../src/compile/route-table.ts';
+import type { RouteConfig } from '../../src/model/route-config.ts';
+import { RouteRef } from '../../src/runtime/route-ref.ts';
+import { createProxyServer, type ProxyServer, type ProxyServerOptions } from '../../src/proxy/server.ts';
+
+export interface Upstream {
+  readonly name: string;
+  readonly server: Server;
+  readonly port: number;
+  /** Requests seen: method, url, headers. */
+  readonly seen: { method: string; url: string; headers: IncomingHttpHeaders }[];
+  close(): Promise<void>;
+}
+
+export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse, name: string) => void;
+
+/** Default upstream behaviour: 200 with a JSON body naming itself and echoing the request. */
+export const echo: UpstreamHandler = (req, res, name) => {
+  const body = JSON.stringify({ upstream: name, method: req.method, url: req.url, headers: req.headers });
+  res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name });
+  res.end(body);
+  req.resume();
+};
+
+export async function startUpstream(name: string, handler: UpstreamHandler = echo): Promise<Upstream> {
+  const seen: Upstream['seen'] = [];
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    handler(req, res, name);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    name,
+    server,
+    port,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export const silentLogger = pino({ level: 'silent' });
+
+export interface Harness {
+  readonly proxy: ProxyServer;
+  readonly routeRef: RouteRef<RouteTable>;
+  readonly port: number;
+  swap(config: RouteConfig): RouteTable;
+  close(): Promise<void>;
+}
+
+export async function startProxy(config: RouteConfig, options: Partial<ProxyServerOptions> = {}): Promise<Harness> {
+  const routeRef = new RouteRef<RouteTable>(compile(config, { random: () => 0 }));
+  const proxy = createProxyServer({ routeRef, logger: silentLogger, ...options });
+  const address = await proxy.listen(0, '127.0.0.1');
+  return {
+    proxy,
+    routeRef,
+    port: address.port,
+    swap(next: RouteConfig): RouteTable {
+      const table = compile(next, { previous: routeRef.current });
+      routeRef.swap(table);
+      return table;
+    },
+    close: () => proxy.close(1000),
+  };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  json<T = { upstream: string; method: string; url: string; headers: IncomingHttpHeaders }>(): T;
+}
+
+const noKeepAlive = new Agent({ keepAlive: false });
+
+/** One request over a fresh connection (or the given agent). */
+export function send(
+  port: number,
+  options: { path?: string; host?: string; method?: string; headers?: Record<string, string | string[]>; body?: string | Buffer; agent?: Agent } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | string[]> = { ...options.headers };
+    if (options.host !== undefined) headers.host = options.host;
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path: options.path ?? '/', method: options.method ?? 'GET', headers, agent: options.agent ?? noKeepAlive },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
