@@ -359,3 +359,53 @@ export function canaryWeightScale(canaries: readonly Pick<CanaryBackend, 'weight
   });
   return { total, units, exact };
 }
+
+/** What translate reads from one Ingress (structurally its IngressRoutes), as far as canaries need. */
+export interface CanaryIngressRoutes<T> {
+  readonly routes: readonly { readonly route: Route; readonly target: T | null }[];
+  readonly defaultBackend: unknown;
+}
+
+/**
+ * translate's canary step: reads each canary Ingress with translate's own reader (same host, path
+ * and backend validation as a main Ingress), attaches its paths to `virtualHosts` (see
+ * attachCanaries), calls `use` with the upstream target of every attached canary (so the upstream
+ * appears in RouteConfig.upstreams only when something routes to it) and returns the new virtual
+ * hosts. Also reports, on every main Ingress, canary annotations without `canary: "true"`.
+ * A canary's spec.defaultBackend is ignored (CanaryDefaultBackendIgnored): canaries split route
+ * traffic only.
+ */
+export function attachCanaryIngresses<T>(
+  mainIngresses: readonly Ingress[],
+  canaryIngresses: readonly Ingress[],
+  virtualHosts: readonly VirtualHost[],
+  readRoutes: (ingress: Ingress) => CanaryIngressRoutes<T>,
+  diagnostics: Diagnostic[],
+  use: (target: T | null) => void,
+): VirtualHost[] {
+  for (const ingress of mainIngresses) reportCanaryAnnotationsWithoutCanary(ingress, diagnostics);
+  const candidates: CanaryCandidate[] = [];
+  const targets = new Map<string, T | null>();
+  for (const ingress of canaryIngresses) {
+    const read = readRoutes(ingress);
+    if (read.defaultBackend !== null && read.defaultBackend !== undefined) {
+      diagnostics.push({
+        severity: 'warning',
+        object: refOf(ingress),
+        reason: 'CanaryDefaultBackendIgnored',
+        message: 'spec.defaultBackend of a canary Ingress is ignored: canaries only split the traffic of main routes with the same host and path',
+      });
+    }
+    for (const { route, target } of read.routes) {
+      candidates.push({ ingress, route });
+      targets.set(route.name, target);
+    }
+  }
+  const result = attachCanaries(virtualHosts, candidates, diagnostics);
+  for (const vh of result) {
+    for (const route of vh.routes) {
+      for (const canary of route.canaries) use(targets.get(canary.name) ?? null);
+    }
+  }
+  return result;
+}
