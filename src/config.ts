@@ -341,6 +341,38 @@ export const FLAGS = [
       return value;
     },
   }),
+  // Observability (README "Observability").
+  flag({
+    key: 'enableMetrics', name: 'enable-metrics', type: 'bool', boolean: true, default: true,
+    doc: 'Record per-route request metrics (/metrics); false skips all per-request metric work (controller metrics stay).',
+    parse: parseBoolean,
+  }),
+  flag({
+    key: 'metricsCompat', name: 'metrics-compat', type: 'none|ingress-nginx', default: 'none',
+    doc: 'Also expose the per-route data under ingress-nginx metric names, labels and buckets (dashboards keep working).',
+    parse: parseEnum(['none', 'ingress-nginx'] as const),
+  }),
+  flag({
+    key: 'metricsStatusClass', name: 'metrics-status-class', type: 'bool', boolean: true, default: false,
+    doc: 'Label request metrics with the status class (2xx, 4xx, ...) instead of the status code.',
+    parse: parseBoolean,
+  }),
+  flag({
+    key: 'accessLog', name: 'access-log', type: 'bool', boolean: true, default: true,
+    doc: 'Write one JSON access log line per request (asynchronous writes).',
+    parse: parseBoolean,
+  }),
+  flag({
+    key: 'accessLogPath', name: 'access-log-path', type: 'path', default: null, defaultLabel: '(stdout)',
+    doc: 'File the access log is appended to; default stdout, interleaved with the controller log (lines carry "kind":"access").',
+    parse: parseOptionalString,
+  }),
+  flag({
+    key: 'podName', name: 'pod-name', type: 'name',
+    default: (env) => env.POD_NAME?.trim() || env.HOSTNAME?.trim() || '', defaultLabel: '$POD_NAME, else $HOSTNAME',
+    doc: 'Name of the controller pod: the controller_pod label of --metrics-compat ingress-nginx.',
+    parse: parseString,
+  }),
 ] as const;
 
 type AnyFlag = (typeof FLAGS)[number];

@@ -41,6 +41,12 @@ test('defaults match the brief', () => {
       updateStatus: true,
       electionId: 'switchyard-leader',
       podNamespace: 'default',
+      enableMetrics: true,
+      metricsCompat: 'none',
+      metricsStatusClass: false,
+      accessLog: true,
+      accessLogPath: null,
+      podName: '',
     },
   );
   assert.ok(Object.isFrozen(c));
@@ -73,6 +79,12 @@ const SAMPLES: Record<string, [string, unknown]> = {
   updateStatus: ['false', false],
   electionId: ['my-lease', 'my-lease'],
   podNamespace: ['kube-system', 'kube-system'],
+  enableMetrics: ['false', false],
+  metricsCompat: ['ingress-nginx', 'ingress-nginx'],
+  metricsStatusClass: ['true', true],
+  accessLog: ['false', false],
+  accessLogPath: ['/var/log/access.json', '/var/log/access.json'],
+  podName: ['switchyard-7d9f-abcde', 'switchyard-7d9f-abcde'],
 };
 
 test('every flag has a sample in this test', () => {
@@ -102,6 +114,12 @@ test('booleans: bare flag, =false, and a following true/false', () => {
   const c = run(['--watch-ingress-without-class', '--http-port', '1']);
   assert.equal(c.watchIngressWithoutClass, true);
   assert.equal(c.httpPort, 1);
+});
+
+test('--pod-name defaults to $POD_NAME, else $HOSTNAME (controller_pod label of --metrics-compat)', () => {
+  assert.equal(run([], { POD_NAME: 'sw-1', HOSTNAME: 'host' }).podName, 'sw-1');
+  assert.equal(run([], { HOSTNAME: 'host' }).podName, 'host');
+  assert.equal(run([], { POD_NAME: 'sw-1', SWITCHYARD_POD_NAME: 'sw-2' }).podName, 'sw-2');
 });
 
 test('--pod-namespace defaults to $POD_NAMESPACE', () => {
