@@ -1,0 +1,133 @@
+// IngressBackend -> BackendRef. A Service backend resolves to an upstream key "ns/svc:<port number>"
+// (by-name and by-number references to the same port share one upstream). What cannot be resolved
+// (missing Service or port, `resource` backends) keeps its route with upstream null, so the proxy
+// answers 503 there instead of letting the request fall through to some other route.
+import type { EndpointSlice, IngressBackend, Service, ServicePort } from '../model/kube.ts';
+import type { BackendRef } from '../model/route-config.ts';
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** Services and their EndpointSlices by "namespace/name", built once per translate. */
+export interface ServiceIndex {
+  readonly services: ReadonlyMap<string, Service>;
+  readonly slices: ReadonlyMap<string, readonly EndpointSlice[]>;
+}
+
+export function namespaceOf(meta: { readonly namespace?: string }): string {
+  return meta.namespace || 'default';
+}
+
+export function indexServices(services: readonly Service[], slices: readonly EndpointSlice[]): ServiceIndex {
+  const byName = new Map<string, Service>();
+  for (const service of services) byName.set(`${namespaceOf(service.metadata)}/${service.metadata.name}`, service);
+  const slicesByService = new Map<string, EndpointSlice[]>();
+  for (const slice of slices) {
+    const serviceName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+    if (serviceName === undefined || serviceName === '') continue;
+    const key = `${namespaceOf(slice.metadata)}/${serviceName}`;
+    let list = slicesByService.get(key);
+    if (list === undefined) slicesByService.set(key, (list = []));
+    list.push(slice);
+  }
+  return { services: byName, slices: slicesByService };
+}
+
+/** A resolved Service port: what an Upstream is built from. */
+export interface UpstreamTarget {
+  readonly key: string;
+  readonly namespace: string;
+  readonly service: Service;
+  /** The Service port (synthesized from the number for an ExternalName Service without ports). */
+  readonly servicePort: ServicePort;
+}
+
+export interface BackendProblem {
+  readonly severity: 'error' | 'warning';
+  readonly reason: 'ServiceNotFound' | 'ServicePortNotFound' | 'ResourceBackendUnsupported';
+  readonly message: string;
+}
+
+export type BackendResolution =
+  | { readonly ok: false; readonly error: string }
+  | { readonly ok: true; readonly ref: BackendRef; readonly target: UpstreamTarget | null; readonly problem: BackendProblem | null };
+
+export function upstreamKey(namespace: string, service: string, port: number): string {
+  return `${namespace}/${service}:${port}`;
+}
+
+function isPortNumber(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+/**
+ * Resolves an Ingress backend (a path's or spec.defaultBackend) in the Ingress's namespace.
+ * `ok: false` means the backend itself is invalid (the caller skips it); otherwise a BackendRef,
+ * possibly with upstream null and the problem that caused it.
+ */
+export function resolveIngressBackend(backend: IngressBackend | undefined, namespace: string, index: ServiceIndex): BackendResolution {
+  if (backend === undefined || backend === null) return { ok: false, error: 'the backend is missing' };
+  const { service, resource } = backend;
+  if (service && resource) return { ok: false, error: 'the backend sets both service and resource (exactly one is allowed)' };
+  if (resource) {
+    const kind = resource.apiGroup ? `${resource.kind}.${resource.apiGroup}` : resource.kind;
+    return {
+      ok: true,
+      ref: { service: null, upstream: null },
+      target: null,
+      problem: { severity: 'error', reason: 'ResourceBackendUnsupported', message: `resource backends (${kind} "${resource.name}") are not supported; requests get 503` },
+    };
+  }
+  if (!service || typeof service.name !== 'string' || service.name === '') return { ok: false, error: 'the backend names no service' };
+  const port = service.port;
+  const hasName = typeof port?.name === 'string' && port.name !== '';
+  const hasNumber = port?.number !== undefined && port?.number !== null;
+  if (hasName && hasNumber) return { ok: false, error: `the backend service "${service.name}" sets both port.name and port.number (exactly one is allowed)` };
+  if (hasNumber && !isPortNumber(port!.number)) return { ok: false, error: `the backend service "${service.name}" has an invalid port.number ${String(port!.number)}` };
+  if (!hasName && !hasNumber) return { ok: false, error: `the backend service "${service.name}" sets neither port.name nor port.number` };
+  return resolveServiceBackend(namespace, service.name, hasName ? port!.name! : port!.number!, index);
+}
+
+/**
+ * Resolves Service `name` port `port` (a number matches a Service port's `port`, a string its
+ * `name`; a string of digits counts as a number) in `namespace`.
+ */
+export function resolveServiceBackend(namespace: string, name: string, port: number | string, index: ServiceIndex): BackendResolution & { ok: true } {
+  const portRef = typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : port;
+  const service = index.services.get(`${namespace}/${name}`);
+  const unresolved = { service: { namespace, name, port: portRef }, upstream: null };
+  if (service === undefined) {
+    return {
+      ok: true,
+      ref: unresolved,
+      target: null,
+      problem: { severity: 'error', reason: 'ServiceNotFound', message: `Service "${namespace}/${name}" not found; requests get 503` },
+    };
+  }
+  const servicePort = findServicePort(service, portRef);
+  if (servicePort === undefined) {
+    const what = typeof portRef === 'number' ? `port ${portRef}` : `a port named "${portRef}"`;
+    return {
+      ok: true,
+      ref: unresolved,
+      target: null,
+      problem: { severity: 'error', reason: 'ServicePortNotFound', message: `Service "${namespace}/${name}" has no ${what}; requests get 503` },
+    };
+  }
+  const key = upstreamKey(namespace, name, servicePort.port);
+  return { ok: true, ref: { service: { namespace, name, port: portRef }, upstream: key }, target: { key, namespace, service, servicePort }, problem: null };
+}
+
+function findServicePort(service: Service, port: number | string): ServicePort | undefined {
+  const ports = service.spec?.ports ?? [];
+  if (typeof port === 'string') return ports.find((p) => p.name === port);
+  const found = ports.find((p) => p.port === port);
+  if (found !== undefined) return found;
+  // An ExternalName Service often declares no ports: a port number then means "that port on the
+  // external name", as in ingress-nginx.
+  if (isExternalName(service) && isPortNumber(port)) return { port };
+  return undefined;
+}
+
+export function isExternalName(service: Service): boolean {
+  return service.spec?.type === 'ExternalName';
+}

@@ -1,0 +1,86 @@
+// Ingress paths -> what compile matches on (Route.match / Route.matchPath). Request paths are
+// normalized by the proxy before matching (dot segments resolved, duplicate slashes merged, query
+// dropped), so a path that no normalized request path can equal is rejected here instead of
+// becoming a route that silently never matches.
+import type { HTTPIngressPath, PathType } from '../model/kube.ts';
+
+export interface ResolvedPath {
+  /** The path as written ("/" when omitted). */
+  readonly path: string;
+  readonly pathType: PathType;
+  readonly match: 'exact' | 'prefix';
+  readonly matchPath: string;
+}
+
+export interface PathProblem {
+  readonly severity: 'error' | 'warning';
+  readonly reason: 'InvalidPath' | 'InvalidPathType' | 'MissingPathType' | 'RegexPathUnsupported';
+  readonly message: string;
+}
+
+const PATH_TYPES: ReadonlySet<string> = new Set<PathType>(['Exact', 'Prefix', 'ImplementationSpecific']);
+
+// What makes a path a regular expression for ingress-nginx's use-regex. "." is left out: it is in
+// most file names, and matched literally it still matches the same literal request paths.
+const REGEX_META = /[\\^$*+?()[\]{}|]/;
+// Never in a normalized request path: whitespace and control characters (not valid in a request
+// target), "?" (starts the query) and "#" (never sent).
+const IMPOSSIBLE_CHAR = /[\s\x00-\x1f\x7f?#]/;
+// Segments a normalized request path never has: empty ("//"), "." and "..".
+const NON_NORMAL_SEGMENT = /\/\/|\/\.\.?(?:\/|$)/;
+
+/**
+ * Resolves one HTTPIngressPath. Returns null when the path must be skipped; `problems` collects
+ * every diagnostic (warnings too, for paths that are kept).
+ * `useRegex`: the Ingress has use-regex: "true" (regex paths are not supported; matched literally).
+ */
+export function resolvePath(ingressPath: HTTPIngressPath, useRegex: boolean, problems: PathProblem[]): ResolvedPath | null {
+  // 1. pathType: missing -> ImplementationSpecific (the file source allows omitting it), unknown -> skip.
+  let pathType: PathType;
+  const rawType = ingressPath.pathType;
+  if (rawType === undefined || rawType === null || rawType === '') {
+    pathType = 'ImplementationSpecific';
+    problems.push({ severity: 'warning', reason: 'MissingPathType', message: 'pathType is not set; using ImplementationSpecific (matched as Prefix)' });
+  } else if (PATH_TYPES.has(rawType)) {
+    pathType = rawType as PathType;
+  } else {
+    problems.push({ severity: 'error', reason: 'InvalidPathType', message: `pathType "${rawType}" is not Exact, Prefix or ImplementationSpecific; the path is skipped` });
+    return null;
+  }
+
+  // 2. the path itself: empty means "/" except for Exact, which must name a path.
+  const raw = ingressPath.path ?? '';
+  if (raw === '' && pathType === 'Exact') {
+    problems.push({ severity: 'error', reason: 'InvalidPath', message: 'an Exact path must be set and start with "/"; the path is skipped' });
+    return null;
+  }
+  const path = raw === '' ? '/' : raw;
+  if (!path.startsWith('/')) {
+    problems.push({ severity: 'error', reason: 'InvalidPath', message: `path "${path}" does not start with "/"; the path is skipped` });
+    return null;
+  }
+
+  // 3. regular expressions are not supported: say so, then take the path literally.
+  if (useRegex && REGEX_META.test(path)) {
+    problems.push({
+      severity: 'warning',
+      reason: 'RegexPathUnsupported',
+      message: `path "${path}" looks like a regular expression, which is not supported (use-regex); it is matched literally as ${pathType === 'Exact' ? 'Exact' : 'Prefix'}`,
+    });
+  }
+
+  // 4. paths no normalized request path can match.
+  if (IMPOSSIBLE_CHAR.test(path)) {
+    problems.push({ severity: 'error', reason: 'InvalidPath', message: `path "${path}" contains whitespace, a control character, "?" or "#", so no request path can match it; the path is skipped` });
+    return null;
+  }
+  if (NON_NORMAL_SEGMENT.test(path)) {
+    problems.push({ severity: 'error', reason: 'InvalidPath', message: `path "${path}" contains an empty, "." or ".." segment, which normalized request paths never have; the path is skipped` });
+    return null;
+  }
+
+  // 5. ImplementationSpecific is Prefix. A prefix matches element-wise, so its trailing "/" does not matter.
+  if (pathType === 'Exact') return { path, pathType, match: 'exact', matchPath: path };
+  const matchPath = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  return { path, pathType, match: 'prefix', matchPath };
+}

@@ -1,0 +1,182 @@
+// translate(snapshot) -> RouteConfig + Diagnostics. PURE: no I/O, clock, randomness or logger, and
+// the output depends only on the snapshot's content, never on the order of its lists.
+// The rules are documented in README "Routing rules"; the golden files in test/translate/fixtures
+// are the spec.
+import type { Diagnostic } from '../model/diagnostic.ts';
+import type { ObjectRef } from '../model/kube.ts';
+import type { BackendRef, Route, RouteConfig, TranslateResult, Upstream, VirtualHost } from '../model/route-config.ts';
+import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
+import type { ServiceIndex, UpstreamTarget } from './backends.ts';
+import { indexServices, resolveServiceBackend } from './backends.ts';
+import { partitionCanaryIngresses } from './canary.ts';
+import { buildUpstream } from './endpoints.ts';
+import type { HostKind } from './hosts.ts';
+import { indexIngressClasses, isIngressOwned } from './ingress-class.ts';
+import { compareDiagnostics, compareIngressAge, compareRoutes, compareStrings, compareVirtualHosts } from './order.ts';
+import type { CandidateRoute, IngressRoutes, ResolvedBackend } from './rules.ts';
+import { translateIngressRules } from './rules.ts';
+
+interface HostBuilder {
+  readonly host: string;
+  readonly kind: HostKind;
+  /** Winning route per "match matchPath". */
+  readonly routes: Map<string, CandidateRoute>;
+  defaultBackend: { readonly backend: ResolvedBackend; readonly from: ObjectRef } | null;
+}
+
+export function translate(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
+  const diagnostics: Diagnostic[] = [];
+  const report = (diagnostic: Diagnostic): void => {
+    diagnostics.push(diagnostic);
+  };
+
+  // 1. Our Ingresses; canary Ingresses are set aside (they never build routes of their own).
+  const classes = indexIngressClasses(snapshot.ingressClasses, options);
+  const owned = snapshot.ingresses.filter((ingress) => isIngressOwned(ingress, classes, options));
+  const { main } = partitionCanaryIngresses(owned);
+  const index = indexServices(snapshot.services, snapshot.endpointSlices);
+
+  // 2. Read every main Ingress, oldest first: that order decides every conflict below.
+  const ingresses = main.map((ingress) => translateIngressRules(ingress, index, report));
+  ingresses.sort((a, b) => compareIngressAge(a.age, b.age));
+
+  // 3. Virtual hosts, their routes and default backends. Candidates arrive oldest Ingress first,
+  //    then in rule/path order, so the first candidate for a host+match+matchPath wins.
+  const hosts = new Map<string, HostBuilder>();
+  for (const ingress of ingresses) {
+    for (const { host, kind } of ingress.hosts) {
+      let builder = hosts.get(host);
+      if (builder === undefined) hosts.set(host, (builder = { host, kind, routes: new Map(), defaultBackend: null }));
+      if (ingress.defaultBackend === null) continue;
+      if (builder.defaultBackend === null) {
+        builder.defaultBackend = { backend: ingress.defaultBackend, from: ingress.source };
+      } else if (!isSameBackend(builder.defaultBackend.backend.ref, ingress.defaultBackend.ref)) {
+        report({
+          severity: 'warning',
+          object: ingress.source,
+          reason: 'DefaultBackendConflict',
+          message: `spec.defaultBackend is not used for host "${host}": the older Ingress "${refName(builder.defaultBackend.from)}" sets the default backend there`,
+        });
+      }
+    }
+    for (const candidate of ingress.routes) {
+      const builder = hosts.get(candidate.route.host)!;
+      const id = `${candidate.route.match} ${candidate.route.matchPath}`;
+      const winner = builder.routes.get(id);
+      if (winner === undefined) {
+        builder.routes.set(id, candidate);
+        continue;
+      }
+      const { route } = candidate;
+      report({
+        severity: 'warning',
+        object: route.source,
+        reason: 'RouteConflict',
+        message:
+          `${route.name} (host "${route.host}", ${route.pathType} "${route.path}") is ignored: ` +
+          `${winner.route.name} (${winner.route.pathType} "${winner.route.path}") matches the same requests and wins (${whyFirst(winner, candidate)})`,
+      });
+    }
+  }
+
+  // 4. The controller-wide default backend: the oldest Ingress's spec.defaultBackend, else
+  //    --default-backend-service, else none (404).
+  const globalDefault = selectGlobalDefault(ingresses, options, index, report);
+
+  // 5. Upstreams: only Service ports something in the output refers to.
+  const targets = new Map<string, UpstreamTarget>();
+  const use = (target: UpstreamTarget | null): void => {
+    if (target !== null && !targets.has(target.key)) targets.set(target.key, target);
+  };
+  const virtualHosts: VirtualHost[] = [];
+  for (const builder of hosts.values()) {
+    const routes: Route[] = [];
+    for (const candidate of builder.routes.values()) {
+      routes.push(candidate.route);
+      use(candidate.target);
+    }
+    routes.sort(compareRoutes);
+    use(builder.defaultBackend?.backend.target ?? null);
+    virtualHosts.push({ host: builder.host, kind: builder.kind, routes, defaultBackend: builder.defaultBackend?.backend.ref ?? null });
+  }
+  virtualHosts.sort(compareVirtualHosts);
+  use(globalDefault?.target ?? null);
+
+  const upstreams: Upstream[] = [];
+  for (const target of targets.values()) {
+    const upstream = buildUpstream(target, index);
+    upstreams.push(upstream);
+    if (!upstream.endpoints.some((e) => e.ready)) {
+      report({
+        severity: 'warning',
+        object: { kind: 'Service', namespace: upstream.namespace, name: upstream.service },
+        reason: 'NoReadyEndpoints',
+        message: `port ${upstream.servicePort} has ${upstream.endpoints.length === 0 ? 'no endpoints' : 'no ready endpoints'}; requests routed to it get 503`,
+      });
+    }
+  }
+  upstreams.sort((a, b) => compareStrings(a.key, b.key));
+
+  const config: RouteConfig = { virtualHosts, defaultBackend: globalDefault?.ref ?? null, upstreams };
+  return { config, diagnostics: sortUnique(diagnostics) };
+}
+
+function selectGlobalDefault(
+  ingresses: readonly IngressRoutes[],
+  options: TranslateOptions,
+  index: ServiceIndex,
+  report: (diagnostic: Diagnostic) => void,
+): ResolvedBackend | null {
+  let winner: IngressRoutes | null = null;
+  for (const ingress of ingresses) {
+    if (ingress.defaultBackend === null) continue;
+    if (winner === null) {
+      winner = ingress;
+    } else if (!isSameBackend(winner.defaultBackend!.ref, ingress.defaultBackend.ref)) {
+      const still = ingress.hosts.length > 0 ? '; it still applies to the hosts of this Ingress' : '';
+      report({
+        severity: 'warning',
+        object: ingress.source,
+        reason: 'DefaultBackendConflict',
+        message: `spec.defaultBackend is not the controller-wide default backend: the older Ingress "${refName(winner.source)}" sets it${still}`,
+      });
+    }
+  }
+  if (winner !== null) return winner.defaultBackend;
+  const service = options.defaultBackendService;
+  if (service === null || service === undefined) return null;
+  const resolved = resolveServiceBackend(service.namespace, service.name, service.port, index);
+  if (resolved.problem !== null) {
+    report({
+      severity: resolved.problem.severity,
+      object: { kind: 'Service', namespace: service.namespace, name: service.name },
+      reason: resolved.problem.reason,
+      message: `--default-backend-service: ${resolved.problem.message}`,
+    });
+  }
+  return { ref: resolved.ref, target: resolved.target };
+}
+
+function isSameBackend(a: BackendRef, b: BackendRef): boolean {
+  if (a.upstream !== null || b.upstream !== null) return a.upstream === b.upstream;
+  if (a.service === null || b.service === null) return a.service === b.service;
+  return a.service.namespace === b.service.namespace && a.service.name === b.service.name && a.service.port === b.service.port;
+}
+
+/** Why `winner` beat `loser` for the same host + match + matchPath (they are in that order). */
+function whyFirst(winner: CandidateRoute, loser: CandidateRoute): string {
+  if (winner.route.source.namespace === loser.route.source.namespace && winner.route.source.name === loser.route.source.name) {
+    return 'it comes first in the same Ingress';
+  }
+  if (winner.age.createdAt !== loser.age.createdAt) return 'its Ingress is older';
+  return 'its Ingress has the same creationTimestamp and sorts first by namespace/name';
+}
+
+function refName(ref: ObjectRef): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+function sortUnique(diagnostics: Diagnostic[]): Diagnostic[] {
+  diagnostics.sort(compareDiagnostics);
+  return diagnostics.filter((d, i) => i === 0 || compareDiagnostics(d, diagnostics[i - 1]) !== 0);
+}
