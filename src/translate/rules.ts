@@ -4,7 +4,8 @@
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { Ingress, ObjectRef } from '../model/kube.ts';
 import type { BackendRef, Route } from '../model/route-config.ts';
-import { isAnnotationTrue } from './annotation-lookup.ts';
+import { USE_REGEX } from './annotations/annotation-table.ts';
+import { readAnnotation } from './annotations/read-annotation.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
 import { namespaceOf, resolveIngressBackend } from './backends.ts';
 import type { HostKind } from './hosts.ts';
@@ -62,7 +63,9 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
   const namespace = source.namespace;
   const diagnose = (severity: 'error' | 'warning', reason: string, message: string): void => report({ severity, object: source, reason, message });
   const age = ingressAge(ingress);
-  const useRegex = isAnnotationTrue(ingress.metadata, 'use-regex');
+  const annotationProblems: Diagnostic[] = [];
+  const useRegex = readAnnotation(USE_REGEX, ingress.metadata.annotations, source, annotationProblems);
+  for (const problem of annotationProblems) report(problem);
 
   // 1. spec.defaultBackend: invalid -> reported and ignored; unresolved -> kept (503 where used).
   let defaultBackend: ResolvedBackend | null = null;

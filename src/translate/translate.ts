@@ -8,7 +8,7 @@ import type { BackendRef, Route, RouteConfig, TranslateResult, Upstream, Virtual
 import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
 import { indexServices, resolveServiceBackend } from './backends.ts';
-import { partitionCanaryIngresses } from './canary.ts';
+import { attachCanaryIngresses, partitionCanaryIngresses } from './canary.ts';
 import { buildUpstream } from './endpoints.ts';
 import type { HostKind } from './hosts.ts';
 import { indexIngressClasses, isIngressOwned } from './ingress-class.ts';
@@ -30,10 +30,11 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     diagnostics.push(diagnostic);
   };
 
-  // 1. Our Ingresses; canary Ingresses are set aside (they never build routes of their own).
+  // 1. Our Ingresses; canary Ingresses are set aside (they never build routes, hosts or defaults
+  //    of their own and never win conflicts; step 6 attaches them to main routes).
   const classes = indexIngressClasses(snapshot.ingressClasses, options);
   const owned = snapshot.ingresses.filter((ingress) => isIngressOwned(ingress, classes, options));
-  const { main } = partitionCanaryIngresses(owned);
+  const { main, canary } = partitionCanaryIngresses(owned);
   const index = indexServices(snapshot.services, snapshot.endpointSlices);
 
   // 2. Read every main Ingress, oldest first: that order decides every conflict below.
@@ -83,7 +84,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   //    --default-backend-service, else none (404).
   const globalDefault = selectGlobalDefault(ingresses, options, index, report);
 
-  // 5. Upstreams: only Service ports something in the output refers to.
+  // 5. Upstreams: only Service ports something in the output refers to (collected here and in 6).
   const targets = new Map<string, UpstreamTarget>();
   const use = (target: UpstreamTarget | null): void => {
     if (target !== null && !targets.has(target.key)) targets.set(target.key, target);
@@ -102,6 +103,17 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   virtualHosts.sort(compareVirtualHosts);
   use(globalDefault?.target ?? null);
 
+  // 6. Canary Ingresses: read like main Ingresses, attached to the main route with the same host,
+  //    path and pathType (canary.ts).
+  const withCanaries = attachCanaryIngresses(
+    main,
+    canary,
+    virtualHosts,
+    (ingress) => translateIngressRules(ingress, index, report),
+    diagnostics,
+    use,
+  );
+
   const upstreams: Upstream[] = [];
   for (const target of targets.values()) {
     const upstream = buildUpstream(target, index);
@@ -117,7 +129,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   }
   upstreams.sort((a, b) => compareStrings(a.key, b.key));
 
-  const config: RouteConfig = { virtualHosts, defaultBackend: globalDefault?.ref ?? null, upstreams };
+  const config: RouteConfig = { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, upstreams };
   return { config, diagnostics: sortUnique(diagnostics) };
 }
 
