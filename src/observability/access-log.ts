@@ -52,7 +52,7 @@ export interface AccessLogOptions {
   readonly destination?: string | number;
   /** Bytes to queue before writing (default 0: write as soon as no write is in flight). */
   readonly minLength?: number;
-  /** Largest single write (default 4096: atomic on pipes). */
+  /** Largest single write (default 4096, atomic on pipes; at least twice minLength). */
   readonly maxWrite?: number;
   /** Queue limit before lines are dropped (default 16 MiB). */
   readonly maxBufferBytes?: number;
@@ -115,11 +115,12 @@ export class AccessLog {
       this.#dest = null;
       return;
     }
+    const minLength = options.minLength ?? 0;
     this.#dest = pino.destination({
       dest: options.destination ?? 1,
       sync: false,
-      minLength: options.minLength ?? 0,
-      maxWrite: options.maxWrite ?? 4096,
+      minLength,
+      maxWrite: options.maxWrite ?? Math.max(4096, 2 * minLength),
       maxLength: options.maxBufferBytes ?? 16 * 1024 * 1024,
       mkdir: true,
     });
