@@ -153,8 +153,22 @@ export const CANARY_RULE_ANNOTATIONS = [
   CANARY_WEIGHT_TOTAL,
 ] as const;
 
+// --- routing (read by translate/rules.ts) --------------------------------------------------------
+
+export const USE_REGEX = spec<boolean>({
+  key: 'use-regex',
+  parse: parseBool,
+  scope: 'ingress',
+  default: false,
+  values: '`"true"` / `"false"`',
+  defaultDoc: '`false`',
+  onInvalid: 'treated as `false`',
+  onCanary: 'ignored',
+  doc: 'Regular-expression paths are not supported: with `"true"`, paths that look like one are reported (RegexPathUnsupported) and matched literally.',
+});
+
 /** THE table. README order. */
-export const ANNOTATIONS: readonly AnnotationSpec<unknown>[] = [CANARY, ...CANARY_RULE_ANNOTATIONS];
+export const ANNOTATIONS: readonly AnnotationSpec<unknown>[] = [CANARY, ...CANARY_RULE_ANNOTATIONS, USE_REGEX];
 
 /**
  * Annotations a canary Ingress keeps for its own backend (all others are inherited from the main
