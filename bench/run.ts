@@ -15,8 +15,12 @@ import { result } from './scenarios/scenario.ts';
 import { upstreamScenario } from './scenarios/upstream.ts';
 import { throughputScenario } from './scenarios/throughput.ts';
 import { churnScenario } from './scenarios/churn.ts';
+import { propagationScenario } from './scenarios/propagation.ts';
+import { scaleScenario } from './scenarios/scale.ts';
+import { overheadsScenario } from './scenarios/overheads.ts';
+import { profileScenario } from './scenarios/profile.ts';
 
-const SCENARIOS: readonly Scenario[] = [upstreamScenario, throughputScenario, churnScenario];
+const SCENARIOS: readonly Scenario[] = [upstreamScenario, throughputScenario, churnScenario, propagationScenario, scaleScenario, overheadsScenario, profileScenario];
 
 const { values } = parseArgs({
   options: {

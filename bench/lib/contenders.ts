@@ -10,7 +10,7 @@ import { SERVER_CORE } from './load.ts';
 import type { Upstream } from './upstreams.ts';
 import type { BenchContext } from './context.ts';
 import { ManifestDir, docs, ingressClassYaml, ingressYaml, serviceYaml } from './manifests.ts';
-import { startSwitchyard } from './switchyard.ts';
+import { startSwitchyard, configKnowsFlag } from './switchyard.ts';
 
 export type ContenderName = 'direct' | 'nginx' | 'http-proxy' | 'switchyard';
 export const CONTENDERS: readonly ContenderName[] = ['direct', 'nginx', 'http-proxy', 'switchyard'];
@@ -23,6 +23,14 @@ export interface Contender {
 }
 
 export const BENCH_HOST = 'bench.local';
+
+/**
+ * Switchyard "as shipped" for throughput: default flags (routing, metrics on), except the access
+ * log, which is off like nginx's here (its cost is the overheads scenario's job).
+ */
+export function SHIPPED_ARGS(): string[] {
+  return configKnowsFlag('access-log') ? ['--access-log=false'] : [];
+}
 const httpProxyScript = fileURLToPath(new URL('../servers/http-proxy.ts', import.meta.url));
 
 /** Writes the manifests for one route BENCH_HOST/ -> svc bench-up -> the upstream; returns the folder. */
@@ -54,7 +62,7 @@ export async function startContender(name: ContenderName, ctx: BenchContext, ups
       const sy = await startSwitchyard({
         manifests: manifests.dir,
         core: SERVER_CORE,
-        extraArgs,
+        extraArgs: extraArgs.length ? extraArgs : SHIPPED_ARGS(),
         probe: { host: BENCH_HOST, path: '/b100', upstream: upstream.name },
       });
       return { name, port: sy.port, host: BENCH_HOST, stop: () => sy.stop() };

@@ -123,3 +123,16 @@ export function writeBulk(dir: ManifestDir, count: number, endpointsPerService =
   }
   return endpoints;
 }
+
+export const PROBE_HOST = 'probe.bench.local';
+
+/** The probe route (PROBE_HOST/ -> prop-a or prop-b) and its two Services on 127.0.0.1. */
+export function writeProbe(dir: ManifestDir, aPort: number, bPort: number): void {
+  dir.write('probe-services.yaml', docs(serviceYaml('prop-a', aPort, ['127.0.0.1']), serviceYaml('prop-b', bPort, ['127.0.0.1'])));
+  dir.write('probe.yaml', ingressYaml('probe', PROBE_HOST, 'prop-a'));
+}
+
+/** Points the probe route at `service` (one manifest change). */
+export function switchProbe(dir: ManifestDir, service: 'prop-a' | 'prop-b'): void {
+  dir.write('probe.yaml', ingressYaml('probe', PROBE_HOST, service));
+}

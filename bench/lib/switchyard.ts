@@ -8,16 +8,25 @@ import { freePort, get, waitUntil } from './net.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const mainTs = join(repoRoot, 'src/main.ts');
+const embedded = join(repoRoot, 'bench/servers/switchyard-embedded.ts');
 
 /** Why the controller cannot be benchmarked yet, or null when src/main.ts exists. */
 export function switchyardUnavailable(): string | null {
   return existsSync(mainTs) ? null : 'src/main.ts does not exist yet';
 }
 
-/** Flags src/config.ts knows about (to tell which optional scenarios can run). */
-export function configKnowsFlag(flag: string): boolean {
+/**
+ * What the Switchyard contender is: the controller, or (before src/main.ts exists) the embedded
+ * data plane serving a folder read once (good for throughput and profiles, not for churn).
+ */
+export function switchyardMode(): 'controller' | 'embedded' {
+  return existsSync(mainTs) ? 'controller' : 'embedded';
+}
+
+/** Whether src/config.ts declares flag `name` (without dashes), to tell which scenarios can run. */
+export function configKnowsFlag(name: string): boolean {
   try {
-    return readFileSync(join(repoRoot, 'src/config.ts'), 'utf8').includes(flag);
+    return readFileSync(join(repoRoot, 'src/config.ts'), 'utf8').includes(`name: '${name}'`);
   } catch {
     return false;
   }
@@ -45,12 +54,11 @@ export interface Switchyard {
 }
 
 export async function startSwitchyard(options: SwitchyardOptions): Promise<Switchyard> {
-  const unavailable = switchyardUnavailable();
-  if (unavailable) throw new Error(unavailable);
+  const entry = switchyardMode() === 'controller' ? mainTs : embedded;
   const [port, httpsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
   const args = [
     ...(options.nodeArgs ?? []),
-    mainTs,
+    entry,
     '--manifests', options.manifests,
     '--http-port', String(port),
     '--https-port', String(httpsPort),

@@ -9,7 +9,7 @@ import { result, check, x } from './scenario.ts';
 import { startUpstream, type Upstream } from '../lib/upstreams.ts';
 import { runLoad, failures, SERVER_CORE, type LoadSummary } from '../lib/load.ts';
 import { ManifestDir, docs, ingressClassYaml, ingressYaml, serviceYaml } from '../lib/manifests.ts';
-import { startSwitchyard } from '../lib/switchyard.ts';
+import { startSwitchyard, switchyardUnavailable } from '../lib/switchyard.ts';
 import { startNginx, proxyConfig, type NginxRoute, type NginxInstance } from '../lib/nginx.ts';
 import { freePort, get } from '../lib/net.ts';
 import { delay } from '../lib/procs.ts';
@@ -128,6 +128,8 @@ export const churnScenario: Scenario = {
       const root = mkdtempSync(join(ctx.tmp, 'churn-sy-'));
       const dir = new ManifestDir(root);
       try {
+        const unavailable = switchyardUnavailable();
+        if (unavailable) throw new Error(unavailable);
         dir.write('class.yaml', ingressClassYaml());
         dir.write('services.yaml', docs(serviceYaml('churn-a', a.port, ['127.0.0.1']), serviceYaml('churn-b', b.port, ['127.0.0.1'])));
         dir.write('hot.yaml', ingressYaml('hot', HOT_HOST, 'churn-a'));

@@ -5,6 +5,7 @@ import { result, check, x } from './scenario.ts';
 import { startUpstream } from '../lib/upstreams.ts';
 import { CONTENDERS, startContender, type Contender } from '../lib/contenders.ts';
 import { compare, pairedRatio, type Case } from '../lib/compare.ts';
+import { switchyardMode } from '../lib/switchyard.ts';
 import { num } from '../lib/report.ts';
 
 interface StoredCase {
@@ -59,8 +60,11 @@ export const throughputScenario: Scenario = {
       ];
       return result(ctx, 'throughput', {
         status: Object.keys(unavailable).length === 0 ? 'ok' : 'partial',
-        note: Object.keys(unavailable).length ? `not available: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join(', ')}` : undefined,
-        settings: { rounds: ctx.rounds, durationSec: ctx.durationSec, upstream: shared.upstreamKind, order: running.map((c) => c.name) },
+        note: [
+          Object.keys(unavailable).length ? `not available: ${Object.entries(unavailable).map(([k, v]) => `${k} (${v})`).join(', ')}` : '',
+          switchyardMode() === 'embedded' ? 'Switchyard = embedded data plane (src/main.ts not there yet): translate + compile + createProxyServer, no metrics' : '',
+        ].filter(Boolean).join('; ') || undefined,
+        settings: { rounds: ctx.rounds, durationSec: ctx.durationSec, upstream: shared.upstreamKind, switchyard: switchyardMode(), order: running.map((c) => c.name) },
         data: { cases: perCase, unavailable, headline: main ? `Switchyard ${x(r['switchyard/nginx'])} nginx, ${x(r['switchyard/http-proxy'])} http-proxy` : null },
         targets,
       });

@@ -1,0 +1,133 @@
+// Propagation at scale: 10,000 Ingresses / 50,000 endpoints in the manifests folder; the time from
+// a manifest change (the probe route's backend switched) to the first request served by the new
+// backend, p50/p99 over 100 changes; plus the rebuild cost per change, from the controller's own
+// "route table published" log lines and measured in-process stage by stage.
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Scenario } from './scenario.ts';
+import { result, check } from './scenario.ts';
+import { startUpstream, type Upstream } from '../lib/upstreams.ts';
+import { SERVER_CORE } from '../lib/load.ts';
+import { ManifestDir, ingressClassYaml, writeBulk, writeProbe, switchProbe, PROBE_HOST } from '../lib/manifests.ts';
+import { startSwitchyard, switchyardUnavailable, type Switchyard } from '../lib/switchyard.ts';
+import { get } from '../lib/net.ts';
+import { delay, start } from '../lib/procs.ts';
+import { median, percentile, round } from '../lib/stats.ts';
+import { num } from '../lib/report.ts';
+
+const rebuildScript = fileURLToPath(new URL('../servers/rebuild-cost.ts', import.meta.url));
+
+interface StageStats {
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+function stats(values: readonly number[]): StageStats {
+  return { p50: round(median(values), 1), p99: round(percentile(values, 99), 1), max: round(Math.max(...values), 1) };
+}
+
+/** Polls PROBE_HOST until it answers from `expected`: ms since `since`, or NaN after 10 s. */
+async function firstServedBy(port: number, expected: string, since: number): Promise<number> {
+  while (performance.now() - since < 10_000) {
+    try {
+      const res = await get(port, '/b100', PROBE_HOST, 2000);
+      if (res.headers['x-upstream'] === expected) return performance.now() - since;
+    } catch {
+      // keep polling
+    }
+    await delay(1);
+  }
+  return Number.NaN;
+}
+
+export const propagationScenario: Scenario = {
+  name: 'propagation',
+  title: 'Propagation with 10,000 Ingresses / 50,000 endpoints',
+  async run(ctx, shared) {
+    const count = ctx.quick ? 2000 : 10_000;
+    const changes = ctx.quick ? 20 : 100;
+    const unavailable = switchyardUnavailable();
+    if (unavailable) return result(ctx, 'propagation', { status: 'not available yet', note: unavailable });
+    const ups: Upstream[] = [];
+    let sy: Switchyard | null = null;
+    try {
+      ups.push(await startUpstream(shared.upstreamKind, 'prop-a', ctx.tmp, ctx.nginx));
+      ups.push(await startUpstream(shared.upstreamKind, 'prop-b', ctx.tmp, ctx.nginx));
+      const dir = new ManifestDir(mkdtempSync(join(ctx.tmp, 'propagation-')));
+      dir.write('class.yaml', ingressClassYaml());
+      const endpoints = writeBulk(dir, count);
+      writeProbe(dir, ups[0].port, ups[1].port);
+      ctx.log(`  ${count} Ingresses, ${endpoints} endpoints written; starting the controller`);
+
+      // In-process stage costs first (same manifests, same core, the controller not yet running).
+      const cost = start('rebuild-cost', process.execPath, [rebuildScript, dir.dir, String(ctx.quick ? 10 : 30)], { core: SERVER_CORE, cwd: process.cwd() });
+      const costLine = await cost.waitForLine(/^\{.*\}$/, 300_000);
+      await cost.stop();
+      const inProcess = JSON.parse(costLine[0]) as { parseMs: number; firstBuildMs: number; samples: { snapshot: number; translate: number; compile: number; total: number }[]; rss: number };
+      const stages = {
+        snapshot: stats(inProcess.samples.map((s) => s.snapshot)),
+        translate: stats(inProcess.samples.map((s) => s.translate)),
+        compile: stats(inProcess.samples.map((s) => s.compile)),
+        total: stats(inProcess.samples.map((s) => s.total)),
+      };
+      ctx.log(`  in-process rebuild per change: total p50 ${stages.total.p50} ms (snapshot ${stages.snapshot.p50}, translate ${stages.translate.p50}, compile ${stages.compile.p50}); first build ${round(inProcess.firstBuildMs, 0)} ms`);
+
+      sy = await startSwitchyard({ manifests: dir.dir, core: SERVER_CORE, logLevel: 'info', probe: { host: PROBE_HOST, path: '/b100', upstream: 'prop-a' }, readyTimeoutMs: 300_000 });
+      const logged: number[] = [];
+      sy.proc.onLine((line) => {
+        if (!line.includes('route table published')) return;
+        try {
+          const d = (JSON.parse(line) as { durationMs?: number }).durationMs;
+          if (typeof d === 'number') logged.push(d);
+        } catch {
+          // not JSON: ignore
+        }
+      });
+      ctx.log(`  ready after ${round(sy.readyMs / 1000, 1)} s; ${changes} changes`);
+
+      const times: number[] = [];
+      let backend: 'prop-a' | 'prop-b' = 'prop-a';
+      for (let i = 0; i < changes; i++) {
+        backend = backend === 'prop-a' ? 'prop-b' : 'prop-a';
+        const since = performance.now();
+        switchProbe(dir, backend);
+        times.push(await firstServedBy(sy.port, backend, since));
+        await delay(50 + Math.random() * 50); // independent changes: each one coalesced alone
+      }
+      const seen = times.filter((t) => Number.isFinite(t));
+      const propagation = { ...stats(seen), observed: seen.length, changes };
+      const controllerBuilds = logged.length ? stats(logged.slice(1)) : null;
+      ctx.log(`  propagation p50 ${propagation.p50} ms, p99 ${propagation.p99} ms (${seen.length}/${changes} seen); controller build p50 ${controllerBuilds?.p50 ?? 'n/a'} ms`);
+      const full = count >= 10_000;
+      return result(ctx, 'propagation', {
+        status: 'ok',
+        note: full ? undefined : `quick run: ${count} Ingresses, not 10,000`,
+        settings: { ingresses: count, endpoints, changes, upstream: shared.upstreamKind, syncHoldoff: 'default (20ms)', syncMaxHoldoff: 'default (200ms)' },
+        data: { propagationMs: propagation, controllerBuildMs: controllerBuilds, inProcessRebuildMs: stages, firstBuildMs: round(inProcess.firstBuildMs, 0), yamlParseMs: round(inProcess.parseMs, 0), readyMs: round(sy.readyMs, 0) },
+        targets: [
+          check(`propagation p99 at ${count} Ingresses`, '<= 100 ms at 10,000 Ingresses', full && seen.length === changes ? propagation.p99 : NaN, (v) => v <= 100, (v) => `${v} ms`),
+        ],
+      });
+    } finally {
+      if (sy) await sy.stop();
+      for (const u of ups) await u.stop();
+    }
+  },
+  markdown(r) {
+    const d = r.data as { propagationMs: StageStats & { observed: number; changes: number }; controllerBuildMs: StageStats | null; inProcessRebuildMs: Record<string, StageStats>; firstBuildMs: number; readyMs: number };
+    const s = r.settings as { ingresses: number; endpoints: number };
+    const lines = [
+      `${s.ingresses} Ingresses, ${s.endpoints} endpoints; one manifest change at a time (the probe route's backend switched), default holdoff 20 ms.`,
+      '',
+      '| measure | p50 ms | p99 ms | max ms |',
+      '|---|---:|---:|---:|',
+      `| change -> first request served by the new backend (${d.propagationMs.observed}/${d.propagationMs.changes} seen) | ${num(d.propagationMs.p50)} | ${num(d.propagationMs.p99)} | ${num(d.propagationMs.max)} |`,
+    ];
+    if (d.controllerBuildMs) lines.push(`| controller build (its "route table published" log) | ${num(d.controllerBuildMs.p50)} | ${num(d.controllerBuildMs.p99)} | ${num(d.controllerBuildMs.max)} |`);
+    for (const [stage, v] of Object.entries(d.inProcessRebuildMs)) lines.push(`| in-process rebuild: ${stage} | ${num(v.p50)} | ${num(v.p99)} | ${num(v.max)} |`);
+    lines.push('', `First build ${d.firstBuildMs} ms in-process; controller ready (serving the probe route) ${(d.readyMs / 1000).toFixed(1)} s after start.`);
+    return lines.join('\n');
+  },
+};

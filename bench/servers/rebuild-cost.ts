@@ -1,0 +1,58 @@
+// In-process rebuild cost at scale: loads a --manifests folder into a real Store, then applies
+// `changes` one-Ingress changes (the probe route's backend switched) and times each stage of the
+// rebuild the controller runs per change: store.snapshot(), translate(), compile().
+// Usage: node bench/servers/rebuild-cost.ts <manifestsDir> <changes>   (prints one JSON line)
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { Store } from '../../src/store/store.ts';
+import { translate } from '../../src/translate/translate.ts';
+import { compile } from '../../src/compile/compile.ts';
+import { CONTROLLER_NAME, type TranslateOptions } from '../../src/model/snapshot.ts';
+import { KUBE_KINDS, type KubeKind, type KubeObject, type Ingress } from '../../src/model/kube.ts';
+
+const [dir, changesArg] = process.argv.slice(2);
+const changes = Number(changesArg ?? 20);
+
+function files(d: string): string[] {
+  return readdirSync(d).flatMap((f) => {
+    const p = join(d, f);
+    return statSync(p).isDirectory() ? files(p) : /\.ya?ml$/.test(f) ? [p] : [];
+  });
+}
+
+const t0 = performance.now();
+const byKind = new Map<KubeKind, KubeObject[]>(KUBE_KINDS.map((k) => [k, []]));
+for (const file of files(dir)) {
+  for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+    const o = doc.toJS() as KubeObject | null;
+    if (o && byKind.has(o.kind)) byKind.get(o.kind)!.push(o);
+  }
+}
+const parseMs = performance.now() - t0;
+const store = new Store();
+for (const [kind, list] of byKind) store.replace(kind, list);
+const options: TranslateOptions = { ingressClass: 'switchyard', controllerName: CONTROLLER_NAME, watchIngressWithoutClass: false, defaultBackendService: null };
+
+const t1 = performance.now();
+let table = compile(translate(store.snapshot(), options).config);
+const firstBuildMs = performance.now() - t1;
+
+const probe = byKind.get('Ingress')!.find((i) => i.metadata.name === 'probe') as Ingress | undefined;
+if (!probe) throw new Error('no Ingress named "probe" in the manifests');
+const samples: { snapshot: number; translate: number; compile: number; total: number }[] = [];
+for (let i = 0; i < changes; i++) {
+  const service = i % 2 === 0 ? 'prop-b' : 'prop-a';
+  const next = JSON.parse(JSON.stringify(probe).replaceAll('"prop-a"', `"${service}"`)) as Ingress;
+  store.apply({ type: 'upsert', object: next });
+  const a = performance.now();
+  const snapshot = store.snapshot();
+  const b = performance.now();
+  const { config } = translate(snapshot, options);
+  const c = performance.now();
+  table = compile(config, { previous: table });
+  const d = performance.now();
+  samples.push({ snapshot: b - a, translate: c - b, compile: d - c, total: d - a });
+}
+const m = process.memoryUsage();
+console.log(JSON.stringify({ parseMs, firstBuildMs, samples, counts: Object.fromEntries([...byKind].map(([k, v]) => [k, v.length])), rss: m.rss, heapUsed: m.heapUsed }));
