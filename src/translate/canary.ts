@@ -97,6 +97,7 @@ export function reportCanaryAnnotationsWithoutCanary(ingress: Ingress, diagnosti
 export function parseCanarySettings(ingress: Ingress, diagnostics: Diagnostic[]): CanarySettings {
   const annotations = ingress.metadata.annotations;
   const object = refOf(ingress);
+  readAnnotation(CANARY, annotations, object, diagnostics); // reports a prefix conflict on `canary` itself
 
   // 1. Header rule: by-header; then -value (wins over -pattern), else -pattern, else always/never.
   const headerName = readAnnotation(CANARY_BY_HEADER, annotations, object, diagnostics);

@@ -126,7 +126,7 @@ export const CANARY_WEIGHT = spec<number>({
   default: 0,
   values: 'integer 0..canary-weight-total',
   defaultDoc: '`0`',
-  onInvalid: 'weight 0 (no weighted traffic); above the total: capped to the total',
+  onInvalid: 'weight 0 (no weighted traffic)',
   onCanary: 'canary',
   doc: 'Sends weight/total of the remaining requests to the canary; 0 never, >= total always.',
 });
