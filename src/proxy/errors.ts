@@ -109,9 +109,12 @@ export function classifyUpstreamError(err: unknown): ProxyErrorCode {
     case 'ERR_HTTP_INVALID_STATUS_CODE':
       return ProxyErrorCode.UPSTREAM_BAD_RESPONSE;
     case 'UND_ERR_INVALID_ARG':
-      return ProxyErrorCode.BAD_REQUEST;
+      // node's parser already validated everything a client controls: this is our bug.
+      return ProxyErrorCode.INTERNAL;
     default:
-      if (typeof code === 'string' && code.startsWith('HPE_')) return ProxyErrorCode.UPSTREAM_BAD_RESPONSE;
+      if ((typeof code === 'string' && code.startsWith('HPE_')) || (err as Error | null)?.name === 'HTTPParserError') {
+        return ProxyErrorCode.UPSTREAM_BAD_RESPONSE;
+      }
       return ProxyErrorCode.UPSTREAM_RESET;
   }
 }

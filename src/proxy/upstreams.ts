@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { Pool } from 'undici';
 
 /** One keep-alive pool per upstream origin, plus the bookkeeping that lets idle pools be closed. */
@@ -25,6 +26,8 @@ export interface UpstreamPoolsOptions {
   readonly keepAliveTimeout?: number;
   /** A pool unused for about this long (ms) with nothing in flight is closed. Default 60000. */
   readonly idleTimeout?: number;
+  /** DNS lookup for endpoints given by name (ExternalName/FQDN slices); default dns.lookup. */
+  readonly lookup?: LookupFunction;
 }
 
 /**
@@ -37,6 +40,7 @@ export class UpstreamPools {
   readonly #pools = new Map<string, UpstreamPool>();
   readonly #connectTimeout: number;
   readonly #keepAliveTimeout: number;
+  readonly #lookup: LookupFunction | undefined;
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #sweepsToClose: number;
   #closed = false;
@@ -44,6 +48,7 @@ export class UpstreamPools {
   constructor(options: UpstreamPoolsOptions = {}) {
     this.#connectTimeout = options.connectTimeout ?? 5000;
     this.#keepAliveTimeout = options.keepAliveTimeout ?? 4000;
+    this.#lookup = options.lookup;
     const idle = options.idleTimeout ?? 60_000;
     const interval = Math.max(10, Math.min(idle, 15_000));
     this.#sweepsToClose = Math.max(1, Math.round(idle / interval));
@@ -61,7 +66,7 @@ export class UpstreamPools {
     if (entry === undefined || entry.closed) {
       if (this.#closed) throw new Error('upstream pools are closed');
       const pool = new Pool(origin, {
-        connect: { timeout: this.#connectTimeout, noDelay: true, keepAlive: true },
+        connect: { timeout: this.#connectTimeout, noDelay: true, keepAlive: true, ...(this.#lookup ? { lookup: this.#lookup } : {}) },
         keepAliveTimeout: this.#keepAliveTimeout,
         // Per-request headersTimeout/bodyTimeout are passed with each dispatch.
       });
