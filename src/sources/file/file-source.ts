@@ -1,0 +1,349 @@
+// The file source: a folder of Kubernetes YAML/JSON, read recursively and watched. Every change in
+// the folder triggers a (debounced) re-scan; files whose stat is unchanged are not re-parsed; the
+// full state of each kind goes to the store with `replace`, so edits, new files, deleted files and
+// editors' rename-over-the-original saves all take effect live.
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { Logger } from 'pino';
+import type { ChangeSink } from '../../model/change.ts';
+import type { KubeKind, KubeObject } from '../../model/kube.ts';
+import { KUBE_KINDS } from '../../model/kube.ts';
+import type { Source } from '../../runtime/source.ts';
+import { kindKey } from '../../store/keys.ts';
+import { parseManifest, type ParsedObject } from './manifest-parser.ts';
+
+export class ManifestsDirError extends Error {
+  readonly code = 'SWY_ERR_MANIFESTS_DIR';
+  override readonly name = 'ManifestsDirError';
+}
+
+export interface FileSourceOptions {
+  readonly dir: string;
+  readonly sink: ChangeSink;
+  readonly logger: Logger;
+  /** Quiet time after the last file-system event before re-scanning (editors write in steps). */
+  readonly debounceMs?: number;
+  /** ...but never wait longer than this after the first event. */
+  readonly maxDebounceMs?: number;
+  /**
+   * Safety net re-scan period (missed events, a replaced folder, full inotify queues). Only files
+   * whose stat changed are re-read, so this costs one stat per file. 0 disables.
+   */
+  readonly rescanIntervalMs?: number;
+}
+
+export interface FileSourceStats {
+  readonly scans: number;
+  readonly files: number;
+  readonly objects: number;
+  /** Broken files/documents/objects in the current folder state. */
+  readonly problems: number;
+}
+
+const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+const RECENT_MS = 2000;
+
+interface CachedFile {
+  /** dev/ino/size/mtime/ctime: a changed stamp means re-read. */
+  readonly stamp: string;
+  /** The text parsed, to tell a real change from a touched file. */
+  readonly text: string;
+  readonly objects: readonly ParsedObject[];
+  readonly problems: number;
+}
+
+export class FileSource implements Source {
+  readonly synced: Promise<void>;
+  readonly #dir: string;
+  readonly #sink: ChangeSink;
+  readonly #log: Logger;
+  readonly #debounceMs: number;
+  readonly #maxDebounceMs: number;
+  readonly #rescanIntervalMs: number;
+  readonly #cache = new Map<string, CachedFile>();
+  #resolveSynced!: () => void;
+  #watcher: FSWatcher | null = null;
+  #debounceTimer: NodeJS.Timeout | null = null;
+  #firstEventAt = 0;
+  #rescanTimer: NodeJS.Timeout | null = null;
+  #scanning: Promise<void> | null = null;
+  #rescanRequested = false;
+  #stopped = false;
+  #started = false;
+  #duplicates = new Set<string>();
+  #scans = 0;
+  #objects = 0;
+  #problems = 0;
+  #dirMissing = false;
+  #delivered = false;
+  readonly #scanListeners = new Set<(stats: FileSourceStats) => void>();
+
+  constructor(options: FileSourceOptions) {
+    this.#dir = options.dir;
+    this.#sink = options.sink;
+    this.#log = options.logger.child({ source: 'file', dir: options.dir });
+    this.#debounceMs = options.debounceMs ?? 10;
+    this.#maxDebounceMs = options.maxDebounceMs ?? 100;
+    this.#rescanIntervalMs = options.rescanIntervalMs ?? 10_000;
+    this.synced = new Promise((resolve) => (this.#resolveSynced = resolve));
+  }
+
+  get stats(): FileSourceStats {
+    return { scans: this.#scans, files: this.#cache.size, objects: this.#objects, problems: this.#problems };
+  }
+
+  /** First complete read (rejects with ManifestsDirError if the folder is not readable), then watch. */
+  async start(): Promise<void> {
+    if (this.#started) return this.synced;
+    this.#started = true;
+    try {
+      const s = await stat(this.#dir);
+      if (!s.isDirectory()) throw new ManifestsDirError(`--manifests ${this.#dir}: not a directory`);
+    } catch (err) {
+      if (err instanceof ManifestsDirError) throw err;
+      throw new ManifestsDirError(`--manifests ${this.#dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}`);
+    }
+    this.#startWatcher();
+    await this.#scan();
+    this.#resolveSynced();
+    if (this.#rescanIntervalMs > 0) {
+      this.#rescanTimer = setInterval(() => this.#trigger(0), this.#rescanIntervalMs);
+      this.#rescanTimer.unref();
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#watcher?.close();
+    this.#watcher = null;
+    if (this.#debounceTimer) clearTimeout(this.#debounceTimer);
+    if (this.#rescanTimer) clearInterval(this.#rescanTimer);
+    this.#debounceTimer = null;
+    this.#rescanTimer = null;
+  }
+
+  /** Called after every completed scan (tests wait on it; metrics may count). */
+  onScan(listener: (stats: FileSourceStats) => void): () => void {
+    this.#scanListeners.add(listener);
+    return () => this.#scanListeners.delete(listener);
+  }
+
+  /** Re-scan now (tests, SIGHUP). Resolves when the scan that includes this request has finished. */
+  rescan(): Promise<void> {
+    return this.#scan();
+  }
+
+  #startWatcher(): void {
+    if (this.#watcher || this.#stopped) return;
+    try {
+      // Watching the folder (not each file) sees editors' atomic saves: write temp, rename over.
+      const watcher = watch(this.#dir, { recursive: true }, () => this.#trigger(this.#debounceMs));
+      watcher.on('error', (err) => {
+        this.#log.warn({ err, reason: 'WatchFailed' }, 'watching the manifests folder failed; re-scanning periodically until it can be watched again');
+        watcher.close();
+        if (this.#watcher === watcher) this.#watcher = null;
+        this.#trigger(this.#debounceMs);
+      });
+      this.#watcher = watcher;
+    } catch (err) {
+      this.#log.warn({ err, reason: 'WatchFailed' }, 'cannot watch the manifests folder; re-scanning periodically');
+    }
+  }
+
+  /** Debounce: `delayMs` after the last event, at most maxDebounceMs after the first. */
+  #trigger(delayMs: number): void {
+    if (this.#stopped) return;
+    const now = performance.now();
+    if (this.#debounceTimer === null) this.#firstEventAt = now;
+    else clearTimeout(this.#debounceTimer);
+    const delay = Math.max(0, Math.min(delayMs, this.#firstEventAt + this.#maxDebounceMs - now));
+    this.#debounceTimer = setTimeout(() => {
+      this.#debounceTimer = null;
+      this.#scan().catch((err: unknown) => this.#log.error({ err }, 'manifests re-scan failed'));
+    }, delay);
+  }
+
+  /** Scans never overlap; a request during a scan runs one more scan after it. */
+  #scan(): Promise<void> {
+    if (this.#scanning) {
+      this.#rescanRequested = true; // the running loop scans once more before it resolves
+      return this.#scanning;
+    }
+    const run = async (): Promise<void> => {
+      try {
+        do {
+          this.#rescanRequested = false;
+          await this.#scanOnce();
+          for (const listener of this.#scanListeners) listener(this.stats);
+        } while (this.#rescanRequested && !this.#stopped);
+      } finally {
+        this.#scanning = null;
+      }
+    };
+    this.#scanning = run();
+    return this.#scanning;
+  }
+
+  async #scanOnce(): Promise<void> {
+    const t0 = performance.now();
+    this.#scans++;
+    let paths: string[];
+    try {
+      paths = await listManifestFiles(this.#dir);
+    } catch (err) {
+      // The folder vanished (being replaced?): keep serving what we have, say so once.
+      if (!this.#dirMissing) {
+        this.#log.warn({ err, reason: 'ManifestsDirUnreadable' }, 'cannot read the manifests folder; keeping the current objects');
+      }
+      this.#dirMissing = true;
+      this.#watcher?.close();
+      this.#watcher = null;
+      return;
+    }
+    if (this.#dirMissing) {
+      this.#dirMissing = false;
+      this.#log.info('manifests folder readable again');
+    }
+    this.#startWatcher();
+
+    // 1. Re-read files whose stat changed; drop vanished ones from the cache.
+    let changedFiles = 0;
+    const seen = new Set(paths);
+    for (const file of [...this.#cache.keys()]) {
+      if (!seen.has(file)) {
+        this.#cache.delete(file);
+        changedFiles++;
+      }
+    }
+    for (const file of paths) {
+      if (await this.#refresh(file)) changedFiles++;
+    }
+    if (changedFiles === 0 && this.#delivered) return;
+    this.#delivered = true;
+
+    // 2. Collect per kind in path order; the first definition of kind/namespace/name wins.
+    const byKind = new Map<KubeKind, KubeObject[]>(KUBE_KINDS.map((k) => [k, []]));
+    const origin = new Map<string, string>();
+    const duplicates = new Set<string>();
+    let objects = 0;
+    let problems = 0;
+    for (const file of paths) {
+      const cached = this.#cache.get(file);
+      if (!cached) continue;
+      problems += cached.problems;
+      for (const { object, document } of cached.objects) {
+        const key = kindKey(object.kind, object.metadata.namespace ?? '', object.metadata.name);
+        const where = `${file} (document ${document})`;
+        const first = origin.get(key);
+        if (first !== undefined) {
+          const message = `${key} in ${where} duplicates the one in ${first}; keeping the first`;
+          duplicates.add(message);
+          if (!this.#duplicates.has(message)) {
+            this.#log.warn({ kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name, file, reason: 'DuplicateObject' }, message);
+          }
+          continue;
+        }
+        origin.set(key, where);
+        byKind.get(object.kind)!.push(object);
+        objects++;
+      }
+    }
+    this.#duplicates = duplicates;
+    this.#objects = objects;
+    this.#problems = problems;
+
+    // 3. Hand over the whole state of every kind; the store ignores what did not change.
+    for (const [kind, list] of byKind) {
+      try {
+        this.#sink.replace(kind, list);
+      } catch (err) {
+        this.#log.error({ err, kind }, 'store rejected the manifests (a bug); continuing');
+      }
+    }
+    this.#log.info(
+      { files: paths.length, changedFiles, objects, problems, durationMs: Math.round((performance.now() - t0) * 100) / 100 },
+      this.#scans === 1 ? 'manifests read' : 'manifests changed',
+    );
+  }
+
+  /** Re-parses `file` if its stat changed; returns whether the cache entry changed. */
+  async #refresh(file: string): Promise<boolean> {
+    const full = join(this.#dir, file);
+    let stamp: string;
+    let size: bigint;
+    let recent: boolean;
+    try {
+      const s = await stat(full, { bigint: true });
+      if (!s.isFile()) return this.#cache.delete(file);
+      size = s.size;
+      stamp = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+      // File times come from a coarse kernel clock (a few ms): two same-size writes within one
+      // tick have equal stamps. A file modified lately is therefore re-read and its text compared.
+      recent = Date.now() - Number(s.mtimeMs) < RECENT_MS;
+    } catch {
+      return this.#cache.delete(file); // vanished between listing and stat
+    }
+    const previous = this.#cache.get(file);
+    if (previous?.stamp === stamp && !recent) return false;
+    const log = this.#log.child({ file });
+    if (size > MAX_FILE_BYTES) {
+      log.warn({ reason: 'FileTooLarge', bytes: Number(size) }, `manifest file larger than ${MAX_FILE_BYTES} bytes; skipped`);
+      this.#cache.set(file, { stamp, text: '', objects: [], problems: 1 });
+      return true;
+    }
+    let text: string;
+    try {
+      text = await readFile(full, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#cache.delete(file);
+      log.warn({ err, reason: 'FileUnreadable' }, 'cannot read manifest file; skipped');
+      this.#cache.set(file, { stamp, text: '', objects: [], problems: 1 });
+      return true;
+    }
+    if (previous !== undefined && previous.text === text) {
+      this.#cache.set(file, { ...previous, stamp });
+      return false;
+    }
+    const parsed = parseManifest(text, /\.json$/i.test(file));
+    for (const p of parsed.problems) {
+      log.warn({ document: p.document, line: p.line, reason: 'InvalidManifest' }, p.reason);
+    }
+    for (const i of parsed.ignored) {
+      log.debug({ document: i.document, kind: i.kind, apiVersion: i.apiVersion, name: i.name }, 'ignoring object of a kind Switchyard does not read');
+    }
+    let objects = parsed.objects;
+    // A document that does not parse (a typo saved mid-edit) is like a rejected `kubectl apply`:
+    // the objects this file defined before stay until it parses again, instead of their routes
+    // vanishing. Objects the new version still defines take the new version.
+    if (previous && parsed.problems.some((p) => p.syntax)) {
+      const defined = new Set(objects.map(({ object: o }) => kindKey(o.kind, o.metadata.namespace ?? '', o.metadata.name)));
+      const kept = previous.objects.filter(({ object: o }) => !defined.has(kindKey(o.kind, o.metadata.namespace ?? '', o.metadata.name)));
+      if (kept.length > 0) {
+        log.warn({ reason: 'KeptLastGood', objects: kept.length }, 'keeping the objects of the last version of this file that parsed, until it parses again');
+        objects = [...objects, ...kept];
+      }
+    }
+    this.#cache.set(file, { stamp, text, objects, problems: parsed.problems.length });
+    return true;
+  }
+}
+
+/**
+ * Manifest files under `dir`, relative, sorted (the "path order" for duplicates). Hidden entries
+ * are skipped, including Kubernetes ConfigMap volumes' "..data" and "..2024_..." folders, which
+ * would otherwise be read twice.
+ */
+export async function listManifestFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!MANIFEST_FILE.test(e.name)) continue;
+    if (!e.isFile() && !e.isSymbolicLink()) continue;
+    const rel = relative(dir, join(e.parentPath, e.name));
+    if (rel.split(sep).some((part) => part.startsWith('.'))) continue;
+    out.push(rel);
+  }
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
