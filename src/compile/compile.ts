@@ -4,6 +4,7 @@ import { CompiledUpstream } from './compiled-upstream.ts';
 import { CompiledVirtualHost, HostIndex } from './host-index.ts';
 import { PathMatcher } from './path-matcher.ts';
 import { RouteTable } from './route-table.ts';
+import type { RouteSeriesBinder } from '../observability/route-metrics.ts';
 
 export interface CompileOptions {
   /** Generation number of the new table; default: previous.generation + 1, else a process-wide counter. */
@@ -18,6 +19,12 @@ export interface CompileOptions {
    * Math.random), so that many proxies do not all start on the same endpoint.
    */
   readonly random?: () => number;
+  /**
+   * Binds each compiled route's metric children (CompiledRoute.metrics) at compile time, so the
+   * proxy records a request without any label lookup. Omitted/null: metrics stay null (not recorded).
+   * The caller commits the binder once the table is swapped in (RouteSeriesSet.commit).
+   */
+  readonly metrics?: RouteSeriesBinder | null;
 }
 
 let lastGeneration = 0;
@@ -30,6 +37,7 @@ let lastGeneration = 0;
 export function compile(config: RouteConfig, options: CompileOptions = {}): RouteTable {
   const previous = options.previous ?? null;
   const random = options.random ?? Math.random;
+  const binder = options.metrics ?? null;
   const generation = options.generation ?? (previous !== null ? previous.generation + 1 : lastGeneration + 1);
   if (generation > lastGeneration) lastGeneration = generation;
 
@@ -47,7 +55,11 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
   const hosts = new HostIndex();
   config.virtualHosts.forEach((vhost, v) => {
     const paths = new PathMatcher();
-    vhost.routes.forEach((route, r) => paths.add(CompiledRoute.fromRoute(route, resolve(route.backend), v * 1_000_000 + r)));
+    vhost.routes.forEach((route, r) => {
+      const compiled = CompiledRoute.fromRoute(route, resolve(route.backend), v * 1_000_000 + r);
+      if (binder !== null) compiled.metrics = binder.bindRouteMetrics(compiled);
+      paths.add(compiled);
+    });
     const defaultRoute =
       vhost.defaultBackend === null
         ? null
@@ -64,6 +76,7 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
             order: Number.MAX_SAFE_INTEGER,
             canaries: [],
           });
+    if (defaultRoute !== null && binder !== null) defaultRoute.metrics = binder.bindDefault(vhost.host, defaultRoute.source, defaultRoute.backend);
     hosts.add(new CompiledVirtualHost(vhost.host, vhost.kind, paths, defaultRoute));
   });
 
@@ -84,6 +97,8 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
           order: Number.MAX_SAFE_INTEGER,
           canaries: [],
         });
+
+  if (defaultRoute !== null && binder !== null) defaultRoute.metrics = binder.bindDefault('', null, defaultRoute.backend);
 
   return new RouteTable(generation, config, hosts, upstreams, defaultRoute);
 }

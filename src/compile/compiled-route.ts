@@ -1,5 +1,6 @@
 import type { ObjectRef } from '../model/kube.ts';
 import type { BackendRef, CanaryBackend, Route } from '../model/route-config.ts';
+import type { CanaryRule } from './canary-rule.ts';
 import type { CompiledUpstream } from './compiled-upstream.ts';
 
 /** What kind of decision a CompiledRoute stands for. */
@@ -28,8 +29,13 @@ export class CompiledRoute {
   readonly upstream: CompiledUpstream | null;
   /** Position in the RouteConfig (virtual host index * 1e6 + route index), used to honour IR order. */
   readonly order: number;
-  /** Canary backends from the IR; the canary work replaces these with compiled rules. */
+  /** Canary backends from the IR (debug views); requests use `canaryRule`. */
   canaries: readonly CanaryBackend[];
+  /**
+   * The compiled per-request canary decision (canary-rule.ts), or null when no canary can serve:
+   * the proxy then does no canary work at all for this route.
+   */
+  readonly canaryRule: CanaryRule<CompiledUpstream> | null;
   /** Slot for per-route metric children bound at compile time by the observability work. */
   metrics: unknown;
 
@@ -45,6 +51,7 @@ export class CompiledRoute {
     upstream: CompiledUpstream | null;
     order: number;
     canaries: readonly CanaryBackend[];
+    canaryRule?: CanaryRule<CompiledUpstream> | null;
   }) {
     this.name = fields.name;
     this.kind = fields.kind;
@@ -57,10 +64,16 @@ export class CompiledRoute {
     this.upstream = fields.upstream;
     this.order = fields.order;
     this.canaries = fields.canaries;
+    this.canaryRule = fields.canaryRule ?? null;
     this.metrics = null;
   }
 
-  static fromRoute(route: Route, upstream: CompiledUpstream | null, order: number): CompiledRoute {
+  static fromRoute(
+    route: Route,
+    upstream: CompiledUpstream | null,
+    order: number,
+    canaryRule: CanaryRule<CompiledUpstream> | null = null,
+  ): CompiledRoute {
     return new CompiledRoute({
       name: route.name,
       kind: 'route',
@@ -73,6 +86,7 @@ export class CompiledRoute {
       upstream,
       order,
       canaries: route.canaries,
+      canaryRule,
     });
   }
 }

@@ -44,6 +44,11 @@ export class PathMatcher {
     }
   }
 
+  /** True when the routes came in precedence order, so find() stops at the first hit. */
+  get ordered(): boolean {
+    return this.#ordered;
+  }
+
   get size(): number {
     return this.#exact.size + this.#prefix.size + (this.#root === undefined ? 0 : 1);
   }
