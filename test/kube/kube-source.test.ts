@@ -70,7 +70,7 @@ test('first list of every kind reaches the sink as replace(), normalized, and re
     assert.equal(ing.apiVersion, 'networking.k8s.io/v1');
     assert.equal(typeof ing.metadata.creationTimestamp, 'string');
     assert.match(ing.metadata.creationTimestamp!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    assert.equal((ing.metadata as Record<string, unknown>).managedFields, undefined);
+    assert.equal((ing.metadata as unknown as Record<string, unknown>).managedFields, undefined);
     assert.equal(Object.getPrototypeOf(ing), Object.prototype, 'a plain object, not a client-node model class');
     assert.equal(Object.getPrototypeOf(ing.metadata), Object.prototype);
     const replaces = h.sink.calls.filter((c) => c.op === 'replace').map((c) => (c as { kind: string }).kind).sort();
@@ -94,7 +94,7 @@ test('watch events: add, modify and delete of each kind reach the sink once, nor
     h.server.put(ingress('shop', 'api', { host: 'api.example.com', service: 'web' }));
     await h.sink.waitFor(() => h.sink.get('Ingress', 'shop', 'api') !== undefined, 'ingress added');
     const added = h.sink.get('Ingress', 'shop', 'api')!;
-    assert.equal((added.metadata as Record<string, unknown>).managedFields, undefined, 'watch objects lose managedFields too');
+    assert.equal((added.metadata as unknown as Record<string, unknown>).managedFields, undefined, 'watch objects lose managedFields too');
     assert.equal(added.kind, 'Ingress');
 
     h.server.put(endpointSlice('shop', 'web', 8080, [{ address: '10.0.0.1' }, { address: '10.0.0.2', ready: false }]));

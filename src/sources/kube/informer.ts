@@ -15,7 +15,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../../model/kube.ts';
 import type { KindSpec, KubeApis } from './kinds.ts';
-import { normalizeKubeObject } from './normalize.ts';
+import { normalizeObject } from '../normalize.ts';
 import { backoffDelay } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 
@@ -158,12 +158,8 @@ export class KindInformer {
     if (this.#stopped) throw new StoppedError();
     const items: KubeObject[] = [];
     for (const raw of list.items ?? []) {
-      const object = normalizeKubeObject(spec.kind, spec.apiVersion, raw);
-      if (object === undefined) {
-        this.#log.warn({ reason: 'InvalidObject' }, 'skipping a listed object without metadata.name');
-        continue;
-      }
-      items.push(object);
+      const object = this.#normalize(raw);
+      if (object !== undefined) items.push(object);
     }
     this.objects.clear();
     for (const object of items) this.objects.set(keyOf(object), object);
@@ -190,11 +186,8 @@ export class KindInformer {
     const key = `${meta?.namespace ?? ''}/${meta?.name ?? ''}`;
     const previous = this.objects.get(key);
     if (previous === (raw as unknown)) return; // a replay of our own list
-    const object = normalizeKubeObject(this.spec.kind, this.spec.apiVersion, raw);
-    if (object === undefined) {
-      this.#log.warn({ reason: 'InvalidObject' }, 'skipping a watched object without metadata.name');
-      return;
-    }
+    const object = this.#normalize(raw);
+    if (object === undefined) return;
     const rv = object.metadata.resourceVersion;
     if (previous !== undefined && rv !== undefined && previous.metadata.resourceVersion === rv) return;
     this.objects.set(key, object);
@@ -207,6 +200,15 @@ export class KindInformer {
     if (previous === undefined) return; // already gone with the list that replaced our cache
     this.objects.delete(key);
     this.#options.listener.onDelete(this, previous);
+  }
+
+  /** List items (client-node model classes with Dates, no kind/apiVersion) and watch objects (raw
+   *  JSON) both become the plain frozen shapes of model/kube.ts, with kind and apiVersion set. */
+  #normalize(raw: unknown): KubeObject | undefined {
+    const result = normalizeObject({ ...(raw as object), apiVersion: this.spec.apiVersion }, this.spec.kind);
+    if (result.ok) return result.object;
+    this.#log.warn({ reason: 'InvalidObject', detail: result.reason }, 'skipping an API object that cannot be read');
+    return undefined;
   }
 
   /** Never let a callback throw into the ListWatch (it would swallow it, or stop watching). The
