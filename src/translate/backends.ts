@@ -105,7 +105,7 @@ export function resolveServiceBackend(namespace: string, name: string, port: num
   }
   const servicePort = findServicePort(service, portRef);
   if (servicePort === undefined) {
-    const what = typeof portRef === 'number' ? `port ${portRef}` : `a port named "${portRef}"`;
+    const what = typeof portRef === 'number' ? `port ${portRef}` : `port named "${portRef}"`;
     return {
       ok: true,
       ref: unresolved,

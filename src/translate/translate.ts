@@ -7,7 +7,7 @@ import type { ObjectRef } from '../model/kube.ts';
 import type { BackendRef, Route, RouteConfig, TranslateResult, Upstream, VirtualHost } from '../model/route-config.ts';
 import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
-import { indexServices, resolveServiceBackend } from './backends.ts';
+import { indexServices, isExternalName, resolveServiceBackend } from './backends.ts';
 import { attachCanaryIngresses, partitionCanaryIngresses } from './canary.ts';
 import { buildUpstream } from './endpoints.ts';
 import type { HostKind } from './hosts.ts';
@@ -119,11 +119,14 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     const upstream = buildUpstream(target, index);
     upstreams.push(upstream);
     if (!upstream.endpoints.some((e) => e.ready)) {
+      const why = isExternalName(target.service)
+        ? 'is an ExternalName Service without spec.externalName'
+        : `has ${upstream.endpoints.length === 0 ? 'no endpoints' : 'no ready endpoints'} for port ${upstream.servicePort}`;
       report({
         severity: 'warning',
         object: { kind: 'Service', namespace: upstream.namespace, name: upstream.service },
         reason: 'NoReadyEndpoints',
-        message: `port ${upstream.servicePort} has ${upstream.endpoints.length === 0 ? 'no endpoints' : 'no ready endpoints'}; requests routed to it get 503`,
+        message: `the Service ${why}; requests routed to it get 503`,
       });
     }
   }
@@ -144,13 +147,14 @@ function selectGlobalDefault(
     if (ingress.defaultBackend === null) continue;
     if (winner === null) {
       winner = ingress;
-    } else if (!isSameBackend(winner.defaultBackend!.ref, ingress.defaultBackend.ref)) {
-      const still = ingress.hosts.length > 0 ? '; it still applies to the hosts of this Ingress' : '';
+    } else if (ingress.hosts.length === 0 && !isSameBackend(winner.defaultBackend!.ref, ingress.defaultBackend.ref)) {
+      // Only an Ingress without rules loses its defaultBackend entirely here; one with rules still
+      // serves it on its own hosts (and step 3 reports the hosts where an older Ingress wins).
       report({
         severity: 'warning',
         object: ingress.source,
         reason: 'DefaultBackendConflict',
-        message: `spec.defaultBackend is not the controller-wide default backend: the older Ingress "${refName(winner.source)}" sets it${still}`,
+        message: `spec.defaultBackend is not used: the older Ingress "${refName(winner.source)}" sets the controller-wide default backend`,
       });
     }
   }
