@@ -2,6 +2,7 @@ import type { ObjectRef } from '../model/kube.ts';
 import type { BackendRef, CanaryBackend, Route } from '../model/route-config.ts';
 import type { CanaryRule } from './canary-rule.ts';
 import type { CompiledUpstream } from './compiled-upstream.ts';
+import type { RouteMetrics } from '../observability/route-metrics.ts';
 
 /** What kind of decision a CompiledRoute stands for. */
 export type RouteKind = 'route' | 'host-default' | 'default';
@@ -36,8 +37,8 @@ export class CompiledRoute {
    * the proxy then does no canary work at all for this route.
    */
   readonly canaryRule: CanaryRule<CompiledUpstream> | null;
-  /** Slot for per-route metric children bound at compile time by the observability work. */
-  metrics: unknown;
+  /** Per-route metric children, bound at compile time (CompileOptions.metrics); null when not recorded. */
+  metrics: RouteMetrics | null;
 
   constructor(fields: {
     name: string;

@@ -1,6 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { CompiledEndpoint } from '../compile/compiled-upstream.ts';
+import type { CanaryTarget } from '../compile/canary-rule.ts';
+import type { CompiledEndpoint, CompiledUpstream } from '../compile/compiled-upstream.ts';
 import type { CompiledRoute } from '../compile/compiled-route.ts';
 import { ProxyError, ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
 import { buildResponseHeaders, type RequestHeaderFacts } from './headers.ts';
@@ -63,6 +64,11 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   /** Generation of the table this request was routed with. */
   generation = 0;
   route: CompiledRoute | null = null;
+  /**
+   * The canary that serves this request (its `label` is the canary Ingress "namespace/name", the
+   * `canary` label of metrics and access logs), or null for the route's main backend.
+   */
+  canary: CanaryTarget<CompiledUpstream> | null = null;
   endpoint: CompiledEndpoint | null = null;
   upstreamPool: UpstreamPool | null = null;
 
@@ -253,7 +259,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
       reason: code,
       status,
       route: this.route?.name ?? null,
-      upstream: this.route?.backend.upstream ?? null,
+      upstream: (this.canary ?? this.route)?.backend.upstream ?? null,
+      canary: this.canary?.label ?? '',
       endpoint: this.endpoint?.origin ?? null,
       host: this.host,
       path: this.matchPath,

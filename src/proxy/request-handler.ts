@@ -123,7 +123,16 @@ export class RequestHandler implements ExchangeContext {
       return;
     }
     exchange.route = route;
-    const upstream = route.upstream;
+    let upstream = route.upstream;
+    const canaryRule = route.canaryRule;
+    if (canaryRule !== null) {
+      // Canary decision (header, cookie, weight; canary-rule.ts): a chosen canary replaces the upstream.
+      const canary = canaryRule.decide(req.headers);
+      if (canary !== null) {
+        exchange.canary = canary;
+        upstream = canary.upstream;
+      }
+    }
     if (upstream === null) {
       exchange.fail(ProxyErrorCode.NO_UPSTREAM);
       return;
