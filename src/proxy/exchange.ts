@@ -79,6 +79,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   bytesOut = 0;
   readonly startTime: number;
   upstreamStart = 0;
+  /** When undici put the request on a connected socket (connect time = connectedAt - upstreamStart). */
+  connectedAt = 0;
   responseStart = 0;
   endTime = 0;
   done = false;
@@ -126,6 +128,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    this.connectedAt = performance.now(); // undici calls this once the socket is connected
     if (this.done) controller.abort(new ProxyError(ProxyErrorCode.CLIENT_ABORTED));
   }
 
