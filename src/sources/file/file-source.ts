@@ -2,7 +2,7 @@
 // the folder triggers a (debounced) re-scan; files whose stat is unchanged are not re-parsed; the
 // full state of each kind goes to the store with `replace`, so edits, new files, deleted files and
 // editors' rename-over-the-original saves all take effect live.
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
@@ -44,6 +44,16 @@ export interface FileSourceStats {
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const RECENT_MS = 2000;
+const SETTLE_MS = 100;
+
+/** Milliseconds since `file` was modified (Infinity when unknown). */
+function recentMs(file: string): number {
+  try {
+    return Date.now() - statSync(file).mtimeMs;
+  } catch {
+    return Infinity;
+  }
+}
 
 interface CachedFile {
   /** dev/ino/size/mtime/ctime: a changed stamp means re-read. */
@@ -304,6 +314,12 @@ export class FileSource implements Source {
     }
     if (previous !== undefined && previous.text === text) {
       this.#cache.set(file, { ...previous, stamp });
+      return false;
+    }
+    // Writers truncate, then write: an empty file that was just modified is most likely caught
+    // in between. Keep what it defined and look again shortly; a file still empty then is empty.
+    if (previous !== undefined && previous.objects.length > 0 && text.trim() === '' && recentMs(full) < SETTLE_MS) {
+      this.#trigger(SETTLE_MS);
       return false;
     }
     const parsed = parseManifest(text, /\.json$/i.test(file));
