@@ -86,3 +86,16 @@ export class RecordingSink implements ChangeSink {
 function keyOf(o: KubeObject): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
+
+/** The sink's state as a Snapshot (each list sorted by namespace/name), like Store.snapshot(). */
+export function snapshotOf(sink: RecordingSink): import('../../src/model/snapshot.ts').Snapshot {
+  const list = <K extends KubeKind>(kind: K) =>
+    [...(sink.state.get(kind)?.entries() ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o) as any[];
+  return {
+    ingresses: list('Ingress'),
+    ingressClasses: list('IngressClass'),
+    services: list('Service'),
+    endpointSlices: list('EndpointSlice'),
+    secrets: list('Secret'),
+  };
+}

@@ -1,0 +1,289 @@
+// Leader election on a coordination.k8s.io/v1 Lease, the way client-go's leaderelection does it:
+// every replica serves traffic; only the holder of the Lease writes status.
+// - A Lease held by someone else counts as expired when its record has not changed for
+//   leaseDuration by OUR clock (observed time), so clock skew between nodes does not matter.
+// - The leader renews every retryPeriod; when it could not renew for renewDeadline it stops acting
+//   as leader (renewDeadline < leaseDuration, so it stops before anyone else may take over).
+// - stop() releases the Lease (empty holder, 1s duration) so a successor takes over at once.
+// API calls: leases get, create, update in --pod-namespace (permissions.ts).
+import { randomUUID } from 'node:crypto';
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { describeError } from '../sources/kube/informer.ts';
+
+export interface LeaderElectionOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  /** --pod-namespace */
+  readonly namespace: string;
+  /** --election-id */
+  readonly name: string;
+  /** Unique per replica: "<pod name>_<uuid>" by default. */
+  readonly identity?: string;
+  readonly podName?: string;
+  /** client-go defaults: 15s / 10s / 2s. */
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  readonly now?: () => number;
+}
+
+export interface LeaderElectionStats {
+  /** Times this replica became leader. */
+  acquired: number;
+  /** Times it stopped being leader (renew deadline passed, or released). */
+  lost: number;
+  renewals: number;
+  /** API calls that failed (network, 5xx, conflicts). */
+  failures: number;
+}
+
+interface LeaseRecord {
+  readonly holderIdentity: string;
+  readonly leaseDurationSeconds: number;
+  readonly acquireTime: string | undefined;
+  readonly renewTime: string | undefined;
+  readonly leaseTransitions: number;
+}
+
+export class LeaderElector {
+  readonly identity: string;
+  readonly stats: LeaderElectionStats = { acquired: 0, lost: 0, renewals: 0, failures: 0 };
+  readonly #api: CoordinationV1Api;
+  readonly #log: Logger;
+  readonly #namespace: string;
+  readonly #name: string;
+  readonly #leaseDurationMs: number;
+  readonly #renewDeadlineMs: number;
+  readonly #retryPeriodMs: number;
+  readonly #now: () => number;
+  readonly #listeners = new Set<(leader: boolean) => void>();
+  #leader = false;
+  #running = false;
+  #timer: NodeJS.Timeout | undefined;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  /** The last record we saw and when (by our clock) it last changed. */
+  #observed: string | undefined;
+  #observedAt = 0;
+  #lastRenew = 0;
+
+  constructor(options: LeaderElectionOptions) {
+    this.#api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#log = options.logger.child({ lease: `${options.namespace}/${options.name}` });
+    this.#namespace = options.namespace;
+    this.#name = options.name;
+    this.identity = options.identity ?? `${options.podName || 'switchyard'}_${randomUUID()}`;
+    this.#leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.#retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.#now = options.now ?? Date.now;
+    if (!(this.#renewDeadlineMs < this.#leaseDurationMs)) throw new Error('leader election: renewDeadline must be shorter than leaseDuration');
+    if (!(this.#retryPeriodMs < this.#renewDeadlineMs)) throw new Error('leader election: retryPeriod must be shorter than renewDeadline');
+  }
+
+  get isLeader(): boolean {
+    return this.#leader;
+  }
+
+  /** Called with true when this replica becomes leader, false when it stops being leader. */
+  onChange(listener: (leader: boolean) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#log.info({ identity: this.identity }, 'leader election started');
+    this.#loop = this.#run();
+  }
+
+  /** Stops campaigning and, when leader, releases the Lease so another replica takes over now. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    clearTimeout(this.#timer);
+    this.#wake?.();
+    await this.#loop;
+    if (this.#leader) {
+      await this.#release();
+      this.#setLeader(false);
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      try {
+        await this.#tryAcquireOrRenew();
+      } catch (err) {
+        this.stats.failures++;
+        this.#log.error({ err }, 'leader election step failed unexpectedly');
+      }
+      if (!this.#running) break;
+      // Followers retry with jitter (client-go JitterFactor 1.2) so replicas do not move in lockstep.
+      const delay = this.#leader ? this.#retryPeriodMs : this.#retryPeriodMs * (1 + 0.2 * Math.random());
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#timer = setTimeout(resolve, delay);
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  async #tryAcquireOrRenew(): Promise<void> {
+    const now = this.#now();
+    let lease: V1Lease | undefined;
+    try {
+      lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#namespace });
+    } catch (err) {
+      if (statusCode(err) !== 404) return this.#failed(err, 'reading the Lease failed');
+    }
+    if (!this.#running) return;
+    if (lease === undefined) {
+      const record: LeaseRecord = {
+        holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.#leaseDurationMs / 1000),
+        acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0,
+      };
+      try {
+        await this.#api.createNamespacedLease({
+          namespace: this.#namespace,
+          body: leaseBody(this.#name, this.#namespace, undefined, record),
+        });
+      } catch (err) {
+        return this.#failed(err, 'creating the Lease failed');
+      }
+      this.#succeeded(record, now);
+      return;
+    }
+
+    const current = readRecord(lease);
+    const key = JSON.stringify(current);
+    if (key !== this.#observed) {
+      this.#observed = key;
+      this.#observedAt = now;
+    }
+    const heldByOther = current.holderIdentity !== '' && current.holderIdentity !== this.identity;
+    const durationMs = current.leaseDurationSeconds > 0 ? current.leaseDurationSeconds * 1000 : this.#leaseDurationMs;
+    if (heldByOther && this.#observedAt + durationMs > now) {
+      if (this.#leader) this.#setLeader(false); // someone else renewed: we lost it
+      return;
+    }
+    const ours = current.holderIdentity === this.identity;
+    const record: LeaseRecord = {
+      holderIdentity: this.identity,
+      leaseDurationSeconds: Math.ceil(this.#leaseDurationMs / 1000),
+      acquireTime: ours && current.acquireTime !== undefined ? current.acquireTime : microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: ours ? current.leaseTransitions : current.leaseTransitions + 1,
+    };
+    try {
+      // resourceVersion makes this a compare-and-swap: two replicas cannot both take the Lease.
+      await this.#api.replaceNamespacedLease({
+        name: this.#name, namespace: this.#namespace,
+        body: leaseBody(this.#name, this.#namespace, lease.metadata?.resourceVersion, record),
+      });
+    } catch (err) {
+      return this.#failed(err, ours ? 'renewing the Lease failed' : 'taking the Lease failed');
+    }
+    if (ours) this.stats.renewals++;
+    else if (current.holderIdentity !== '') this.#log.info({ previous: current.holderIdentity }, 'took over an expired Lease');
+    this.#succeeded(record, now);
+  }
+
+  #succeeded(record: LeaseRecord, now: number): void {
+    this.#observed = JSON.stringify(record);
+    this.#observedAt = now;
+    this.#lastRenew = now;
+    if (!this.#leader) this.#setLeader(true);
+  }
+
+  #failed(err: unknown, message: string): void {
+    this.stats.failures++;
+    const sinceRenew = this.#now() - this.#lastRenew;
+    if (this.#leader && sinceRenew >= this.#renewDeadlineMs) {
+      this.#log.error({ err: describeError(err), sinceRenewMs: sinceRenew }, `${message}; renew deadline passed, no longer leader`);
+      this.#setLeader(false);
+    } else if (statusCode(err) === 409) {
+      this.#log.debug({ err: describeError(err) }, `${message}: conflict`);
+    } else {
+      this.#log.warn({ err: describeError(err) }, message);
+    }
+  }
+
+  async #release(): Promise<void> {
+    try {
+      const lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#namespace });
+      const current = readRecord(lease);
+      if (current.holderIdentity !== this.identity) return;
+      const now = this.#now();
+      await this.#api.replaceNamespacedLease({
+        name: this.#name, namespace: this.#namespace,
+        body: leaseBody(this.#name, this.#namespace, lease.metadata?.resourceVersion, {
+          holderIdentity: '', leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: current.leaseTransitions,
+        }),
+      });
+      this.#log.info('released the Lease');
+    } catch (err) {
+      this.#log.warn({ err: describeError(err) }, 'releasing the Lease failed; another replica takes over when it expires');
+    }
+  }
+
+  #setLeader(leader: boolean): void {
+    if (this.#leader === leader) return;
+    this.#leader = leader;
+    if (leader) {
+      this.stats.acquired++;
+      this.#log.info({ identity: this.identity }, 'became leader');
+    } else {
+      this.stats.lost++;
+      this.#log.info({ identity: this.identity }, 'stopped being leader');
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener(leader);
+      } catch (err) {
+        this.#log.error({ err }, 'leader change listener threw');
+      }
+    }
+  }
+}
+
+/** Times go out as MicroTime strings (client-node passes strings through unchanged). */
+function leaseBody(name: string, namespace: string, resourceVersion: string | undefined, spec: LeaseRecord): V1Lease {
+  return {
+    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+    metadata: { name, namespace, ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+    spec,
+  } as unknown as V1Lease;
+}
+
+function readRecord(lease: V1Lease): LeaseRecord {
+  const spec = lease.spec ?? {};
+  return {
+    holderIdentity: spec.holderIdentity ?? '',
+    leaseDurationSeconds: spec.leaseDurationSeconds ?? 0,
+    acquireTime: timeString(spec.acquireTime),
+    renewTime: timeString(spec.renewTime),
+    leaseTransitions: spec.leaseTransitions ?? 0,
+  };
+}
+
+function timeString(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return value instanceof Date ? value.toISOString() : String(value);
+}
+
+/** metav1.MicroTime wire format: RFC 3339 with exactly six fractional digits. */
+export function microTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, -1)}000Z`;
+}
+
+export function statusCode(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  return undefined;
+}

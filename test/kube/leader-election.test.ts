@@ -1,0 +1,117 @@
+// Leader election on a coordination.k8s.io/v1 Lease against the in-repo API server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { KubeApiServer, kubeconfigFor } from '../support/kube-api-server.ts';
+import { loadKubeConfig } from '../../src/sources/kube/kube-config.ts';
+import { LeaderElector } from '../../src/status/leader-election.ts';
+
+const silent = pino({ level: 'silent' });
+const TIMING = { leaseDurationMs: 900, renewDeadlineMs: 600, retryPeriodMs: 100 };
+
+async function setup() {
+  const server = new KubeApiServer();
+  await server.start();
+  const dir = mkdtempSync(join(tmpdir(), 'swy-lease-'));
+  writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(server));
+  const kubeConfig = loadKubeConfig({ kubeconfig: join(dir, 'kubeconfig') }).kubeConfig;
+  const electors: LeaderElector[] = [];
+  const make = (identity: string) => {
+    const e = new LeaderElector({ kubeConfig, logger: silent, namespace: 'ingress', name: 'switchyard-leader', identity, ...TIMING });
+    electors.push(e);
+    return e;
+  };
+  return {
+    server, make,
+    async close() {
+      for (const e of electors) await e.stop();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function becomes(e: LeaderElector, leader: boolean, timeoutMs = 5000): Promise<number> {
+  const t0 = Date.now();
+  if (e.isLeader === leader) return Promise.resolve(0);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error(`${e.identity} did not become ${leader ? 'leader' : 'follower'}`)); }, timeoutMs);
+    const off = e.onChange((l) => {
+      if (l !== leader) return;
+      clearTimeout(timer);
+      off();
+      resolve(Date.now() - t0);
+    });
+  });
+}
+
+test('one replica holds the Lease; the other follows; release on stop hands over at once', async () => {
+  const h = await setup();
+  try {
+    const a = h.make('a');
+    const b = h.make('b');
+    a.start();
+    await becomes(a, true);
+    b.start();
+    // b polls several times and must stay follower while a renews
+    await h.server.nextRequest((e) => e.resource === 'leases' && e.verb === 'get');
+    for (let i = 0; i < 5; i++) await h.server.nextRequest((e) => e.resource === 'leases' && e.verb === 'update');
+    assert.equal(b.isLeader, false);
+    assert.equal(a.isLeader, true);
+    const lease = h.server.get('Lease', 'ingress', 'switchyard-leader')!;
+    assert.equal(lease.spec.holderIdentity, 'a');
+    assert.match(lease.spec.renewTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'MicroTime format');
+    assert.equal(lease.spec.leaseDurationSeconds, 1);
+
+    await a.stop();
+    assert.equal(a.isLeader, false);
+    assert.equal(h.server.get('Lease', 'ingress', 'switchyard-leader')!.spec.holderIdentity, '', 'released');
+    const took = await becomes(b, true);
+    assert.ok(took < TIMING.leaseDurationMs, `b took over a released Lease without waiting for expiry (${took}ms)`);
+    assert.equal(h.server.get('Lease', 'ingress', 'switchyard-leader')!.spec.leaseTransitions, 1);
+    const verbs = new Set(h.server.requestLog.map((e) => `${e.verb} ${e.resource}`));
+    assert.deepEqual([...verbs].sort(), ['create leases', 'get leases', 'update leases']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a Lease held by a replica that vanished is taken over after the lease duration', async () => {
+  const h = await setup();
+  try {
+    h.server.put({
+      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { namespace: 'ingress', name: 'switchyard-leader' },
+      spec: { holderIdentity: 'ghost', leaseDurationSeconds: 1, renewTime: new Date().toISOString(), leaseTransitions: 3 },
+    });
+    const b = h.make('b');
+    b.start();
+    const took = await becomes(b, true);
+    assert.ok(took >= 900, `waited for the lease to expire by its own clock (${took}ms)`);
+    const spec = h.server.get('Lease', 'ingress', 'switchyard-leader')!.spec;
+    assert.equal(spec.holderIdentity, 'b');
+    assert.equal(spec.leaseTransitions, 4);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a leader that cannot renew steps down after the renew deadline, and comes back', async () => {
+  const h = await setup();
+  try {
+    const a = h.make('a');
+    a.start();
+    await becomes(a, true);
+    await h.server.stop();
+    const t0 = Date.now();
+    await becomes(a, false);
+    const after = Date.now() - t0;
+    assert.ok(after < TIMING.leaseDurationMs, `stepped down before the lease could expire for others (${after}ms)`);
+    await h.server.start();
+    await becomes(a, true);
+  } finally {
+    await h.close();
+  }
+});

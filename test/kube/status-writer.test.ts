@@ -1,0 +1,143 @@
+// Ingress status: written from --publish-status-address / --publish-service, for owned Ingresses
+// only, only when different, only by the leader; through PUT .../ingresses/NAME/status.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { KubeApiServer, kubeconfigFor } from '../support/kube-api-server.ts';
+import { loadKubeConfig } from '../../src/sources/kube/kube-config.ts';
+import { KubeSource } from '../../src/sources/kube/kube-source.ts';
+import { IngressStatusWriter, normalizeAddresses } from '../../src/status/status-writer.ts';
+import { CONTROLLER_NAME } from '../../src/model/snapshot.ts';
+import type { TranslateOptions } from '../../src/model/snapshot.ts';
+import { RecordingSink, snapshotOf } from './recording-sink.ts';
+import { ingress, ingressClass, service } from './fixtures.ts';
+
+const silent = pino({ level: 'silent' });
+const translateOptions: TranslateOptions = {
+  ingressClass: 'switchyard', controllerName: CONTROLLER_NAME, watchIngressWithoutClass: false, defaultBackendService: null,
+};
+
+async function setup(writer: { publishStatusAddress?: string[]; publishService?: { namespace: string; name: string } | null; leader?: () => boolean }) {
+  const server = new KubeApiServer();
+  await server.start();
+  server.put(ingressClass());
+  server.put(ingressClass('nginx', 'k8s.io/ingress-nginx'));
+  server.put(service('shop', 'web'));
+  server.put(ingress('shop', 'mine', { host: 'a.example.com', service: 'web' }));
+  server.put(ingress('shop', 'mine-too', { host: 'b.example.com', service: 'web' }));
+  server.put(ingress('shop', 'theirs', { host: 'c.example.com', service: 'web', className: 'nginx' }));
+  const dir = mkdtempSync(join(tmpdir(), 'swy-status-'));
+  writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(server));
+  const kubeConfig = loadKubeConfig({ kubeconfig: join(dir, 'kubeconfig') }).kubeConfig;
+  const sink = new RecordingSink();
+  const source = new KubeSource({ kubeConfig, sink, logger: silent, backoff: { initialMs: 20, maxMs: 100 } });
+  source.start();
+  await source.synced;
+  const statusWriter = new IngressStatusWriter({
+    kubeConfig, logger: silent, snapshot: () => snapshotOf(sink), translateOptions,
+    publishService: writer.publishService ?? null, publishStatusAddress: writer.publishStatusAddress ?? [],
+    isLeader: writer.leader ?? (() => true), debounceMs: 5, resyncMs: 60_000,
+  });
+  const statusPuts = () => server.requestLog.filter((e) => e.verb === 'update' && e.resource === 'ingresses/status');
+  return {
+    server, sink, source, statusWriter, statusPuts,
+    lb: (name: string) => server.get('Ingress', 'shop', name)?.status?.loadBalancer?.ingress,
+    async close() {
+      await statusWriter.stop();
+      await source.stop();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('--publish-status-address: owned Ingresses get the addresses once; others are left alone', async () => {
+  const h = await setup({ publishStatusAddress: ['lb.example.com', '192.0.2.10', '2001:db8::1'] });
+  try {
+    h.statusWriter.start();
+    await h.statusWriter.whenIdle();
+    const expected = [{ ip: '192.0.2.10' }, { ip: '2001:db8::1' }, { hostname: 'lb.example.com' }];
+    assert.deepEqual(h.lb('mine'), expected);
+    assert.deepEqual(h.lb('mine-too'), expected);
+    assert.equal(h.lb('theirs'), undefined, 'an Ingress of another class is not touched');
+    assert.equal(h.statusPuts().length, 2);
+    // The watch brings the new status back; further syncs write nothing.
+    await h.sink.waitFor(() => (h.sink.get('Ingress', 'shop', 'mine') as any)?.status?.loadBalancer?.ingress?.length === 3, 'status watched');
+    await h.sink.waitFor(() => (h.sink.get('Ingress', 'shop', 'mine-too') as any)?.status?.loadBalancer?.ingress?.length === 3, 'status watched');
+    h.statusWriter.trigger();
+    await h.statusWriter.whenIdle();
+    await h.statusWriter.sync();
+    assert.equal(h.statusPuts().length, 2, 'status written only when it differs');
+    // Someone else overwrites the status: it is put back.
+    const mine = h.server.get('Ingress', 'shop', 'mine')!;
+    mine.status = { loadBalancer: { ingress: [{ ip: '203.0.113.9' }] } };
+    h.server.put(mine);
+    await h.sink.waitFor(() => (h.sink.get('Ingress', 'shop', 'mine') as any)?.status?.loadBalancer?.ingress?.[0]?.ip === '203.0.113.9', 'overwritten');
+    await h.statusWriter.sync();
+    assert.deepEqual(h.lb('mine'), expected);
+    assert.equal(h.statusPuts().length, 3);
+    // A new owned Ingress gets its status on the next trigger (the controller triggers on publish).
+    h.server.put(ingress('shop', 'new', { host: 'n.example.com', service: 'web' }));
+    await h.sink.waitFor(() => h.sink.get('Ingress', 'shop', 'new') !== undefined, 'new ingress');
+    h.statusWriter.trigger();
+    await h.statusWriter.whenIdle();
+    assert.deepEqual(h.lb('new'), expected);
+    // The status PUT carried nothing but status: the spec is unchanged.
+    assert.equal(h.server.get('Ingress', 'shop', 'new')!.spec.rules[0].host, 'n.example.com');
+  } finally {
+    await h.close();
+  }
+});
+
+test('--publish-service: the Service load-balancer address is published, and follows it', async () => {
+  const h = await setup({ publishService: { namespace: 'ingress', name: 'switchyard' } });
+  try {
+    h.statusWriter.start();
+    await h.statusWriter.whenIdle();
+    assert.equal(h.statusPuts().length, 0, 'no Service yet: nothing written');
+    const svc = service('ingress', 'switchyard');
+    svc.spec.type = 'LoadBalancer';
+    svc.status = { loadBalancer: { ingress: [{ ip: '198.51.100.7', ports: [{ port: 80, protocol: 'TCP' }] }] } };
+    h.server.put(svc);
+    await h.statusWriter.sync();
+    assert.deepEqual(h.lb('mine'), [{ ip: '198.51.100.7' }]);
+    assert.deepEqual(h.lb('mine-too'), [{ ip: '198.51.100.7' }]);
+    assert.equal(h.lb('theirs'), undefined);
+    const svcGets = h.server.requestLog.filter((e) => e.resource === 'services' && e.verb === 'get');
+    assert.ok(svcGets.length >= 2);
+    svc.status = { loadBalancer: { ingress: [{ hostname: 'abc.elb.example.com' }] } };
+    h.server.put(svc);
+    await h.sink.waitFor(() => (h.sink.get('Ingress', 'shop', 'mine-too') as any)?.status?.loadBalancer?.ingress?.[0]?.ip === '198.51.100.7', 'watched');
+    await h.statusWriter.sync();
+    assert.deepEqual(h.lb('mine'), [{ hostname: 'abc.elb.example.com' }]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a follower writes no status; it starts when leadership is gained', async () => {
+  let leader = false;
+  const h = await setup({ publishStatusAddress: ['192.0.2.10'], leader: () => leader });
+  try {
+    h.statusWriter.start();
+    await h.statusWriter.whenIdle();
+    await h.statusWriter.sync();
+    assert.equal(h.statusPuts().length, 0);
+    leader = true;
+    h.statusWriter.trigger();
+    await h.statusWriter.whenIdle();
+    assert.equal(h.statusPuts().length, 2);
+  } finally {
+    await h.close();
+  }
+});
+
+test('normalizeAddresses: ip/hostname only, deduplicated, IPs first, sorted', () => {
+  assert.deepEqual(
+    normalizeAddresses([{ hostname: 'b' }, { ip: '10.0.0.2' }, { ip: '10.0.0.1', ports: [{ port: 1, protocol: 'TCP' }] }, { hostname: 'a' }, { ip: '10.0.0.2' }, {}]),
+    [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }, { hostname: 'a' }, { hostname: 'b' }],
+  );
+});
