@@ -61,6 +61,24 @@ export interface BuildRecord {
   readonly result: TranslateResult;
 }
 
+/** What observeController() reads from the Controller (structural, so tests can pass a fake). */
+export interface ObservedController {
+  readonly stats: { readonly failures: number };
+  readonly lastError: unknown;
+  onPublish(listener: (published: {
+    readonly generation: number;
+    readonly durationMs: number;
+    readonly diagnostics: readonly Diagnostic[];
+    readonly changeToSwapMs: number | null;
+    readonly table: { readonly config: RouteConfig };
+  }) => void): () => void;
+}
+
+/** What observeStore() reads from the Store. */
+export interface ObservedStore {
+  counts(): Readonly<Record<KubeKind, number>>;
+}
+
 export class Metrics {
   readonly options: MetricsOptions;
   readonly registry = new Registry();
@@ -85,6 +103,9 @@ export class Metrics {
   #lastBuildOk = true;
   #lastSwapSeconds = 0;
   #leader = false;
+  #controller: ObservedController | null = null;
+  #store: ObservedStore | null = null;
+  #syncFailures: () => void = () => {};
 
   constructor(options: MetricsOptions) {
     this.options = options;
@@ -109,6 +130,37 @@ export class Metrics {
     // Certificate expiry (switchyard_ssl_certificate_expiry_timestamp_seconds{host}) is registered
     // by the TLS work once certificates are served; it is deliberately absent until then.
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Follow the controller: every published table updates generation, build duration, swaps,
+   * change-to-swap latency, invalid objects and orphan routes; failed builds are read from its
+   * stats at scrape time. Returns the unsubscribe function.
+   */
+  observeController(controller: ObservedController): () => void {
+    let failuresSeen = controller.stats.failures;
+    this.#controller = controller;
+    this.#syncFailures = () => {
+      const failures = controller.stats.failures;
+      if (failures > failuresSeen) {
+        this.buildFailures.inc(failures - failuresSeen);
+        this.#buildFailures += failures - failuresSeen;
+        failuresSeen = failures;
+      }
+    };
+    return controller.onPublish((p) => {
+      this.recordSwap({
+        generation: p.generation,
+        buildSeconds: p.durationMs / 1000,
+        changeToSwapSeconds: p.changeToSwapMs === null ? undefined : p.changeToSwapMs / 1000,
+        result: { config: p.table.config, diagnostics: p.diagnostics },
+      });
+    });
+  }
+
+  /** Objects in the store per kind, read at scrape time. */
+  observeStore(store: ObservedStore): void {
+    this.#store = store;
   }
 
   /** Objects in the store per kind, from the snapshot a build reads. */
@@ -193,6 +245,13 @@ export class Metrics {
   }
 
   async renderAs(format: ExpositionFormat): Promise<string> {
+    // Scrape-time reads of the controller and store.
+    this.#syncFailures();
+    if (this.#controller !== null) this.#lastBuildOk = this.#controller.lastError === null;
+    if (this.#store !== null) {
+      const counts = this.#store.counts();
+      for (const kind of KUBE_KINDS) this.objectsWatched.set({ kind }, counts[kind] ?? 0);
+    }
     const json = await this.registry.getMetricsAsJSON();
     const w = new ExpositionWriter(format);
     w.promClient(json);

@@ -22,6 +22,11 @@ export interface PublishedTable<T> {
   /** snapshot + translate + compile, milliseconds. */
   readonly durationMs: number;
   readonly diagnostics: readonly Diagnostic[];
+  /**
+   * Milliseconds from the first store change this table includes to its swap (holdoff + build);
+   * null for the first table (that is startup, not a change).
+   */
+  readonly changeToSwapMs: number | null;
 }
 
 export interface BuildStats {
@@ -64,6 +69,8 @@ export class Controller<T extends { readonly generation: number; readonly config
   #unchanged = 0;
   #lastDurationMs = 0;
   #lastError: unknown = null;
+  /** performance.now() of the first store change not yet built into a table, or null. */
+  #changedAt: number | null = null;
 
   constructor(options: ControllerOptions<T>) {
     this.#o = options;
@@ -77,7 +84,10 @@ export class Controller<T extends { readonly generation: number; readonly config
       onError: (err) => this.#log.error({ err }, 'rebuild scheduler error'),
     });
     // Subscribe at once: changes made while sources sync are remembered (not acted on) by the scheduler.
-    this.#unsubscribe = options.store.onChange(() => this.#scheduler.notify());
+    this.#unsubscribe = options.store.onChange(() => {
+      this.#changedAt ??= performance.now();
+      this.#scheduler.notify();
+    });
   }
 
   /** True once the first table has been published (/readyz). */
@@ -135,6 +145,9 @@ export class Controller<T extends { readonly generation: number; readonly config
   rebuild(): void {
     this.#builds++;
     const t0 = performance.now();
+    // Changes from here on go into the next build; this build covers those before it.
+    const changedAt = this.#changedAt;
+    this.#changedAt = null;
     const previous = this.#o.routeRef.current;
     let result: TranslateResult;
     let table: T | null = null;
@@ -150,6 +163,7 @@ export class Controller<T extends { readonly generation: number; readonly config
       this.#failures++;
       this.#lastError = err;
       this.#lastDurationMs = performance.now() - t0;
+      if (changedAt !== null && (this.#changedAt === null || changedAt < this.#changedAt)) this.#changedAt = changedAt; // still unserved
       this.#log.error(
         { err, reason: 'RebuildFailed', generation: previous.generation },
         'building the route table failed (a bug); still serving the last good table',
@@ -177,6 +191,7 @@ export class Controller<T extends { readonly generation: number; readonly config
       upstreams: config.upstreams.length,
       diagnostics: result.diagnostics.length,
     };
+    const firstTable = !this.#ready;
     if (!this.#ready) {
       this.#ready = true;
       this.#log.info(fields, 'first route table published; ready');
@@ -186,6 +201,7 @@ export class Controller<T extends { readonly generation: number; readonly config
     }
     const published: PublishedTable<T> = {
       table, version: this.#o.routeRef.version, generation: table.generation, durationMs, diagnostics: result.diagnostics,
+      changeToSwapMs: firstTable || changedAt === null ? null : performance.now() - changedAt,
     };
     for (const listener of this.#listeners) {
       try {
