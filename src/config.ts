@@ -378,8 +378,17 @@ export const FLAGS = [
 type AnyFlag = (typeof FLAGS)[number];
 type FlagValue<F> = F extends FlagSpec<string, infer T> ? T : never;
 
-/** The validated configuration: one property per row of FLAGS. */
-export type Config = { readonly [F in AnyFlag as F['key']]: FlagValue<F> };
+/** One property per row of FLAGS. */
+export type FlagConfig = { readonly [F in AnyFlag as F['key']]: FlagValue<F> };
+
+/** Standard environment variables other tools define, passed on so nobody else reads process.env. */
+export interface EnvironmentInputs {
+  /** $KUBECONFIG (may list several files), used when --kubeconfig is not given. */
+  readonly kubeconfigEnv: string | null;
+}
+
+/** The validated configuration. */
+export type Config = FlagConfig & EnvironmentInputs;
 
 /** Checks that involve more than one flag. */
 function validateTogether(config: Config): void {
@@ -473,6 +482,7 @@ export function parseConfig(argv: readonly string[], env: Env): ParseOutcome {
       config[f.key] = typeof d === 'function' ? (d as (env: Env) => unknown)(env) : d;
     }
   }
+  config.kubeconfigEnv = env.KUBECONFIG?.trim() || null;
   const frozen = Object.freeze(config) as Config;
   validateTogether(frozen);
   return { kind: 'run', config: frozen };

@@ -47,6 +47,7 @@ test('defaults match the brief', () => {
       accessLog: true,
       accessLogPath: null,
       podName: '',
+      kubeconfigEnv: null,
     },
   );
   assert.ok(Object.isFrozen(c));
@@ -120,6 +121,10 @@ test('--pod-name defaults to $POD_NAME, else $HOSTNAME (controller_pod label of 
   assert.equal(run([], { POD_NAME: 'sw-1', HOSTNAME: 'host' }).podName, 'sw-1');
   assert.equal(run([], { HOSTNAME: 'host' }).podName, 'host');
   assert.equal(run([], { POD_NAME: 'sw-1', SWITCHYARD_POD_NAME: 'sw-2' }).podName, 'sw-2');
+});
+
+test('$KUBECONFIG is passed on as kubeconfigEnv', () => {
+  assert.equal(run([], { KUBECONFIG: '/a:/b' }).kubeconfigEnv, '/a:/b');
 });
 
 test('--pod-namespace defaults to $POD_NAMESPACE', () => {
