@@ -409,7 +409,8 @@ export class KubeApiServer {
           sendStatus(res, 404, 'NotFound', `${resource.plural} "${name}" not found`);
           return;
         }
-        const obj = parseBody(body);
+        const contentType = String(req.headers['content-type'] ?? '');
+        const obj = verb === 'patch' && contentType.startsWith('application/json-patch+json') ? parseJsonPatch(body) : parseBody(body);
         if (obj === undefined) {
           logged(400);
           sendStatus(res, 400, 'BadRequest', 'invalid JSON body');
@@ -417,7 +418,17 @@ export class KubeApiServer {
         }
         let next: Json;
         if (verb === 'patch') {
-          next = mergePatch(structuredClone(old), obj);
+          const patched = Array.isArray(obj) ? jsonPatch(structuredClone(old), obj) : mergePatch(structuredClone(old), obj);
+          if (patched === undefined) {
+            logged(422);
+            sendStatus(res, 422, 'Invalid', 'the JSON patch could not be applied');
+            return;
+          }
+          next = patched;
+        } else if (Array.isArray(obj)) {
+          logged(400);
+          sendStatus(res, 400, 'BadRequest', 'invalid object');
+          return;
         } else {
           if (obj.metadata?.name !== name) {
             logged(400);
@@ -713,6 +724,39 @@ function mergePatch(target: Json, patch: Json): Json {
     } else target[k] = v;
   }
   return target;
+}
+
+/** RFC 6902 JSON Patch: add/replace/remove on object paths (what client-node sends by default). */
+function jsonPatch(target: Json, ops: Json[]): Json | undefined {
+  for (const op of ops) {
+    if (typeof op?.path !== 'string' || !op.path.startsWith('/')) return undefined;
+    const parts = op.path.slice(1).split('/').map((p: string) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    let parent: any = target;
+    for (const p of parts.slice(0, -1)) {
+      if (typeof parent?.[p] !== 'object' || parent[p] === null) return undefined;
+      parent = parent[p];
+    }
+    const last = parts[parts.length - 1];
+    if (op.op === 'add' || op.op === 'replace') {
+      if (op.op === 'replace' && !(last in parent)) return undefined;
+      parent[last] = op.value;
+    } else if (op.op === 'remove') {
+      if (!(last in parent)) return undefined;
+      delete parent[last];
+    } else {
+      return undefined;
+    }
+  }
+  return target;
+}
+
+function parseJsonPatch(body: string): Json[] | undefined {
+  try {
+    const v = JSON.parse(body);
+    return Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseBody(body: string): Json | undefined {
