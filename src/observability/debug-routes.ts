@@ -10,7 +10,6 @@
 
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteTable } from '../compile/route-table.ts';
-import type { CompiledRoute } from '../compile/compiled-route.ts';
 import type { CompiledUpstream } from '../compile/compiled-upstream.ts';
 import { parseRequestTarget } from '../compile/path.ts';
 import type { BackendRef, CanaryBackend, Route } from '../model/route-config.ts';
@@ -76,21 +75,6 @@ export function describeTable(table: RouteTable, version: number): object {
   };
 }
 
-/** The compiled canary rule of a route, if the route has one (structural: decide(headers) -> target | null). */
-interface CanaryDecider {
-  decide(headers: IncomingHttpHeaders): { readonly label: string; readonly name: string; readonly backend: BackendRef; readonly upstream: unknown } | null;
-}
-
-function findCanaryRule(route: CompiledRoute): CanaryDecider | null {
-  const rule = (route as unknown as { canaryRule?: unknown }).canaryRule;
-  return rule !== null && typeof rule === 'object' && typeof (rule as CanaryDecider).decide === 'function' ? (rule as CanaryDecider) : null;
-}
-
-function asUpstream(u: unknown, table: RouteTable, backend: BackendRef): CompiledUpstream | null {
-  if (u !== null && typeof u === 'object' && 'candidates' in u && 'key' in u) return u as CompiledUpstream;
-  return backend.upstream === null ? null : (table.upstreams.get(backend.upstream) ?? null);
-}
-
 export interface MatchResult {
   /** HTTP status of the debug answer itself (400 for a bad query). */
   readonly status: number;
@@ -143,7 +127,7 @@ export function matchRequest(table: RouteTable, version: number, query: URLSearc
     backend: backendView(route.backend),
   };
   // The compiled canary rule decides exactly as it would per request (a weighted draw is random).
-  const rule = findCanaryRule(route);
+  const rule = route.canaryRule;
   let canary: object | null = null;
   let upstream = route.upstream;
   let servedBy: BackendRef = route.backend;
@@ -157,7 +141,7 @@ export function matchRequest(table: RouteTable, version: number, query: URLSearc
     };
     if (chosen !== null) {
       servedBy = chosen.backend;
-      upstream = asUpstream(chosen.upstream, table, chosen.backend);
+      upstream = chosen.upstream;
     }
   } else if (route.canaries.length > 0) {
     canary = { decision: 'main', note: 'no canary of this route can serve (no resolvable backend or ready endpoint)', canaries: route.canaries.map(canaryView) };

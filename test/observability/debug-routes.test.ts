@@ -90,3 +90,42 @@ test('/debug/match answers with the real matcher: route, endpoint set and what t
   assert.equal(matchRequest(table, 1, q('path=/')).status, 400, 'host is required');
   assert.equal(matchRequest(table, 1, q('host=a&header=nocolon')).status, 400);
 });
+
+test('/debug/match runs the compiled canary rule: header and cookie decisions, endpoint set of the canary', () => {
+  const base = CONFIG.virtualHosts[0].routes[2];
+  const config: RouteConfig = {
+    ...CONFIG,
+    virtualHosts: [{
+      ...CONFIG.virtualHosts[0],
+      routes: [{
+        ...base,
+        canaries: [{
+          source: { kind: 'Ingress', namespace: 'shop', name: 'web-canary' },
+          name: 'ingress/shop/web-canary/rule/0/path/0',
+          backend: { service: { namespace: 'shop', name: 'api', port: 80 }, upstream: 'shop/api:80' },
+          header: { name: 'x-canary', match: 'value', value: 'yes' },
+          cookie: 'canary',
+          weight: 0,
+          weightTotal: 100,
+        }],
+      }],
+    }],
+    upstreams: CONFIG.upstreams.map((u) => u.key === 'shop/api:80' ? { ...u, endpoints: [{ ...u.endpoints[0], ready: true, serving: true, terminating: false }] } : u),
+  };
+  const table = compile(config, { generation: 2, canaryRandom: () => 0.5 });
+  const q = (s: string) => matchRequest(table, 1, new URLSearchParams(s)).body as Record<string, any>;
+  const byHeader = q('host=shop.example.com&path=/&header=X-Canary: yes');
+  assert.equal(byHeader.canary.decision, 'shop/web-canary');
+  assert.deepEqual(byHeader.backend, { service: 'shop/api:80', upstream: 'shop/api:80' });
+  assert.deepEqual(byHeader.upstream.candidates, ['10.0.0.1:8080']);
+  assert.equal(q('host=shop.example.com&path=/&header=X-Canary: no').canary.decision, 'main');
+  assert.equal(q('host=shop.example.com&path=/&cookie=canary=always').canary.decision, 'shop/web-canary');
+  assert.equal(q('host=shop.example.com&path=/&cookie=canary=never&cookie=other=1').canary.decision, 'main');
+  const main = q('host=shop.example.com&path=/x');
+  assert.equal(main.canary.decision, 'main');
+  assert.deepEqual(main.upstream.candidates, ['10.0.0.2:8080', '[fd00::3]:8080']);
+  // /debug/routes lists the canary with its rules.
+  const doc = JSON.parse(JSON.stringify(describeTable(table, 1)));
+  assert.equal(doc.virtualHosts[0].routes[0].canaries[0].source, 'shop/web-canary');
+  assert.deepEqual(doc.virtualHosts[0].routes[0].canaries[0].header, { name: 'x-canary', match: 'value', value: 'yes' });
+});

@@ -186,3 +186,75 @@ test('real requests through the proxy produce exactly the expected series, label
   assert.equal(scan.status, 404);
   rmSync(dir, { recursive: true });
 });
+
+test('a request served by a canary is counted in the canary series (and the compat canary label)', async () => {
+  const main = await upstream('web');
+  const canary = await upstream('web-v2');
+  const metrics = new Metrics({
+    enabled: true, statusClass: false, compat: 'ingress-nginx', controllerNamespace: 'ingress', controllerClass: 'c', controllerPod: 'p', processMetrics: false,
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'swy-obs-'));
+  const logFile = join(dir, 'access.json');
+  const accessLog = new AccessLog({ enabled: true, destination: logFile });
+  const observer = new RequestObserver({ metrics: true, unmatched: metrics.routes.unmatched, accessLog });
+  const web = route('web', 'shop.example.com', '/', 'web', 'shop/web:80');
+  const cfg: RouteConfig = {
+    virtualHosts: [{
+      host: 'shop.example.com', kind: 'exact', defaultBackend: null,
+      routes: [{
+        ...web,
+        canaries: [{
+          source: { kind: 'Ingress', namespace: 'shop', name: 'web-canary' },
+          name: 'ingress/shop/web-canary/rule/0/path/0',
+          backend: { service: { namespace: 'shop', name: 'web-v2', port: 80 }, upstream: 'shop/web-v2:80' },
+          header: { name: 'x-canary', match: 'always-never' },
+          cookie: null,
+          weight: 0,
+          weightTotal: 100,
+        }],
+      }],
+    }],
+    defaultBackend: null,
+    upstreams: [
+      { key: 'shop/web-v2:80', namespace: 'shop', service: 'web-v2', servicePort: 80, endpoints: [{ address: '127.0.0.1', port: canary.port, ready: true, serving: true, terminating: false }] },
+      { key: 'shop/web:80', namespace: 'shop', service: 'web', servicePort: 80, endpoints: [{ address: '127.0.0.1', port: main.port, ready: true, serving: true, terminating: false }] },
+    ],
+  };
+  const binder = metrics.routes.binder();
+  const routeRef = new RouteRef<RouteTable>(compile(cfg, { metrics: binder, random: () => 0, canaryRandom: () => 0.5 }));
+  metrics.routes.commit(binder);
+  const proxy = createProxyServer({ routeRef, logger: pino({ level: 'silent' }), onComplete: observer.onComplete });
+  const { port } = await proxy.listen(0, '127.0.0.1');
+  const get = (headers: Record<string, string>) => new Promise<string>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: 'shop.example.com', ...headers }, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  try {
+    assert.equal(await get({ 'x-canary': 'always' }), 'hello from web-v2');
+    assert.equal(await get({ 'x-canary': 'always' }), 'hello from web-v2');
+    assert.equal(await get({}), 'hello from web');
+    const e = parseExposition(await metrics.renderAs('prometheus'));
+    assert.equal(one(e, 'switchyard_http_requests_total', { ingress: 'web', service: 'web-v2', canary: 'shop/web-canary' }).value, 2);
+    assert.equal(one(e, 'switchyard_http_requests_total', { ingress: 'web', service: 'web', canary: '' }).value, 1);
+    assert.equal(one(e, 'nginx_ingress_controller_requests', { ingress: 'web', service: 'web', canary: 'shop-web-v2-80' }).value, 2);
+    assert.equal(one(e, 'nginx_ingress_controller_requests', { ingress: 'web', service: 'web', canary: '' }).value, 1);
+  } finally {
+    await proxy.close(1000);
+    await accessLog.close();
+    await new Promise<void>((resolve) => main.server.close(() => resolve()));
+    await new Promise<void>((resolve) => canary.server.close(() => resolve()));
+  }
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => [l.canary, l.service, l.upstreamAddr]), [
+    ['shop/web-canary', 'web-v2', `127.0.0.1:${canary.port}`],
+    ['shop/web-canary', 'web-v2', `127.0.0.1:${canary.port}`],
+    ['', 'web', `127.0.0.1:${main.port}`],
+  ]);
+  rmSync(dir, { recursive: true });
+});
