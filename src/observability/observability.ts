@@ -1,0 +1,132 @@
+// Wiring of the observability pieces, so main.ts only calls three things:
+//   const obs = createObservability(config, logger);
+//   compile: (c, previous) => obs.bind((metrics) => compile(c, { previous, metrics }))
+//   obs.attach({ controller, store, routeRef, admin }); proxy onComplete: obs.onComplete
+// and closes it last on shutdown (flushes the access log).
+
+import type { Logger } from 'pino';
+import type { RouteTable } from '../compile/route-table.ts';
+import type { RouteRef } from '../runtime/route-ref.ts';
+import type { Exchange } from '../proxy/exchange.ts';
+import { AccessLog } from './access-log.ts';
+import { createDebugHandlers } from './debug-routes.ts';
+import { Metrics } from './metrics.ts';
+import type { MetricsCompat, ObservedController, ObservedStore } from './metrics.ts';
+import { RequestObserver } from './request-observer.ts';
+import type { RouteSeriesBinder } from './route-metrics.ts';
+
+/** The Config fields observability reads (a structural subset of Config). */
+export interface ObservabilityConfig {
+  readonly enableMetrics: boolean;
+  readonly metricsCompat: MetricsCompat;
+  readonly metricsStatusClass: boolean;
+  readonly accessLog: boolean;
+  readonly accessLogPath: string | null;
+  readonly podName: string;
+  readonly podNamespace: string;
+  readonly controllerClass: string;
+  readonly electionId: string;
+}
+
+export interface ObservabilityOptions {
+  /** Access log destination override (tests): a path or fd; default --access-log-path, else stdout. */
+  readonly accessLogDestination?: string | number;
+  /** Default Node.js process metrics (default true). */
+  readonly processMetrics?: boolean;
+  readonly version?: string;
+}
+
+/** What the admin server offers (structural: AdminServer.route). */
+export interface AdminRoutes {
+  route(path: string, handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void | Promise<void>): unknown;
+}
+
+export interface AttachTargets {
+  readonly controller: ObservedController & { onPublish(listener: (p: { readonly table: RouteTable }) => void): () => void };
+  readonly store: ObservedStore;
+  readonly routeRef: RouteRef<RouteTable>;
+  readonly admin: AdminRoutes;
+}
+
+export class Observability {
+  readonly metrics: Metrics;
+  readonly accessLog: AccessLog;
+  readonly observer: RequestObserver;
+  readonly #log: Logger;
+  readonly #enabled: boolean;
+  readonly #binders = new WeakMap<object, RouteSeriesBinder>();
+  readonly #detach: (() => void)[] = [];
+
+  constructor(config: ObservabilityConfig, logger: Logger, options: ObservabilityOptions = {}) {
+    this.#log = logger;
+    this.#enabled = config.enableMetrics;
+    this.metrics = new Metrics({
+      enabled: config.enableMetrics,
+      statusClass: config.metricsStatusClass,
+      compat: config.metricsCompat,
+      controllerNamespace: config.podNamespace,
+      controllerClass: config.controllerClass,
+      controllerPod: config.podName,
+      electionId: config.electionId,
+      processMetrics: options.processMetrics,
+      version: options.version,
+    });
+    this.accessLog = new AccessLog({ enabled: config.accessLog, destination: options.accessLogDestination ?? config.accessLogPath ?? 1 });
+    this.observer = new RequestObserver({
+      metrics: config.enableMetrics,
+      unmatched: config.enableMetrics ? this.metrics.routes.unmatched : null,
+      accessLog: this.accessLog,
+    });
+  }
+
+  /** The proxy's onComplete hook, or undefined when neither metrics nor access log are on. */
+  get onComplete(): ((exchange: Exchange) => void) | undefined {
+    return this.observer.idle ? undefined : this.observer.onComplete;
+  }
+
+  /**
+   * Wrap one compile: `build` gets the binder for the new table's metric children (null when
+   * metrics are off); the binder is committed when that table is published.
+   */
+  bind<T extends object>(build: (metrics: RouteSeriesBinder | null) => T): T {
+    if (!this.#enabled) return build(null);
+    const binder = this.metrics.routes.binder();
+    const table = build(binder);
+    this.#binders.set(table, binder);
+    return table;
+  }
+
+  /** Follow the controller and store; serve /metrics and /debug/* on the admin server. */
+  attach(targets: AttachTargets): void {
+    this.#detach.push(this.metrics.observeController(targets.controller));
+    this.#detach.push(targets.controller.onPublish((p) => {
+      const binder = this.#binders.get(p.table);
+      if (binder !== undefined) this.metrics.routes.commit(binder);
+    }));
+    this.metrics.observeStore(targets.store);
+    targets.admin.route('/metrics', async (req, res) => {
+      const { contentType, body } = await this.metrics.render(req.headers.accept);
+      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+    const debug = createDebugHandlers(targets.routeRef);
+    targets.admin.route('/debug/routes', debug.routes);
+    targets.admin.route('/debug/match', debug.match);
+    this.#log.info({ metrics: this.#enabled, accessLog: this.accessLog.enabled }, 'observability: /metrics, /debug/routes, /debug/match on the admin port');
+  }
+
+  /** Set the leader gauge (the kube source's leader election calls this). */
+  setLeader(isLeader: boolean): void {
+    this.metrics.setLeader(isLeader);
+  }
+
+  /** Stop following; flush and close the access log. */
+  async close(): Promise<void> {
+    for (const d of this.#detach.splice(0)) d();
+    await this.accessLog.close();
+  }
+}
+
+export function createObservability(config: ObservabilityConfig, logger: Logger, options?: ObservabilityOptions): Observability {
+  return new Observability(config, logger, options);
+}
