@@ -74,6 +74,11 @@ export interface ObservedController {
   }) => void): () => void;
 }
 
+/** What observeKubeSource() reads from the Kubernetes source: counters per kind. */
+export interface ObservedKubeSource {
+  stats(): Readonly<Partial<Record<KubeKind, { readonly restarts: number; readonly relists: number }>>>;
+}
+
 /** What observeStore() reads from the Store. */
 export interface ObservedStore {
   counts(): Readonly<Record<KubeKind, number>>;
@@ -106,6 +111,7 @@ export class Metrics {
   #controller: ObservedController | null = null;
   #store: ObservedStore | null = null;
   #syncFailures: () => void = () => {};
+  #kubeSources: { source: ObservedKubeSource; seen: Map<string, { restarts: number; relists: number }> }[] = [];
 
   constructor(options: MetricsOptions) {
     this.options = options;
@@ -125,7 +131,7 @@ export class Metrics {
     this.orphanRoutes.set({ reason: 'no_service' }, 0);
     this.orphanRoutes.set({ reason: 'no_ready_endpoint' }, 0);
     this.watchRestarts = new Counter({ name: 'switchyard_watch_restarts_total', help: 'Kubernetes watches restarted after an error or a dropped stream, per kind.', labelNames: ['kind'], registers });
-    this.watchRelists = new Counter({ name: 'switchyard_watch_relists_total', help: 'Full relists of a kind (first list, 410 Gone, restart).', labelNames: ['kind'], registers });
+    this.watchRelists = new Counter({ name: 'switchyard_watch_relists_total', help: 'Relists of a kind after its first list (410 Gone, or a restart with no resourceVersion to resume from).', labelNames: ['kind'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader_election_status', help: '1 while this replica holds the leader Lease (writes Ingress status), else 0.', registers });
     // Certificate expiry (switchyard_ssl_certificate_expiry_timestamp_seconds{host}) is registered
     // by the TLS work once certificates are served; it is deliberately absent until then.
@@ -156,6 +162,15 @@ export class Metrics {
         result: { config: p.table.config, diagnostics: p.diagnostics },
       });
     });
+  }
+
+  /** Watch restarts and relists per kind, read from the source's counters at scrape time. */
+  observeKubeSource(source: ObservedKubeSource): void {
+    this.#kubeSources.push({ source, seen: new Map() });
+    for (const kind of KUBE_KINDS) {
+      this.watchRestarts.inc({ kind }, 0);
+      this.watchRelists.inc({ kind }, 0);
+    }
   }
 
   /** Objects in the store per kind, read at scrape time. */
@@ -248,6 +263,17 @@ export class Metrics {
     // Scrape-time reads of the controller and store.
     this.#syncFailures();
     if (this.#controller !== null) this.#lastBuildOk = this.#controller.lastError === null;
+    for (const { source, seen } of this.#kubeSources) {
+      const stats = source.stats();
+      for (const kind of KUBE_KINDS) {
+        const now = stats[kind];
+        if (now === undefined) continue;
+        const before = seen.get(kind) ?? { restarts: 0, relists: 0 };
+        if (now.restarts > before.restarts) this.watchRestarts.inc({ kind }, now.restarts - before.restarts);
+        if (now.relists > before.relists) this.watchRelists.inc({ kind }, now.relists - before.relists);
+        seen.set(kind, { restarts: now.restarts, relists: now.relists });
+      }
+    }
     if (this.#store !== null) {
       const counts = this.#store.counts();
       for (const kind of KUBE_KINDS) this.objectsWatched.set({ kind }, counts[kind] ?? 0);

@@ -11,7 +11,7 @@ import type { Exchange } from '../proxy/exchange.ts';
 import { AccessLog } from './access-log.ts';
 import { createDebugHandlers } from './debug-routes.ts';
 import { Metrics } from './metrics.ts';
-import type { MetricsCompat, ObservedController, ObservedStore } from './metrics.ts';
+import type { MetricsCompat, ObservedController, ObservedKubeSource, ObservedStore } from './metrics.ts';
 import { RequestObserver } from './request-observer.ts';
 import type { RouteSeriesBinder } from './route-metrics.ts';
 
@@ -115,9 +115,15 @@ export class Observability {
     this.#log.info({ metrics: this.#enabled, accessLog: this.accessLog.enabled }, 'observability: /metrics, /debug/routes, /debug/match on the admin port');
   }
 
-  /** Set the leader gauge (the kube source's leader election calls this). */
-  setLeader(isLeader: boolean): void {
-    this.metrics.setLeader(isLeader);
+  /** Watch restarts/relists per kind from the Kubernetes source (kubernetes mode). */
+  followKubeSource(source: ObservedKubeSource): void {
+    this.metrics.observeKubeSource(source);
+  }
+
+  /** The leader gauge follows the leader elector (kubernetes mode). */
+  followLeader(elector: { readonly isLeader: boolean; onChange(listener: (leader: boolean) => void): () => void }): void {
+    this.metrics.setLeader(elector.isLeader);
+    this.#detach.push(elector.onChange((leader) => this.metrics.setLeader(leader)));
   }
 
   /** Stop following; flush and close the access log. */

@@ -320,3 +320,18 @@ test('label values are escaped', async () => {
   assert.ok(body.includes('path="/a\\"b\\\\c"'));
   assert.equal(one(parseExposition(body), 'switchyard_http_requests_total').labels.path, '/a"b\\c');
 });
+
+test('watch restarts and relists are read from the kube source counters at scrape time', async () => {
+  const metrics = new Metrics(OPTIONS);
+  const stats = { Ingress: { restarts: 0, relists: 0 }, Service: { restarts: 2, relists: 1 } };
+  metrics.observeKubeSource({ stats: () => stats });
+  let e = parseExposition(await metrics.renderAs('prometheus'));
+  assert.equal(one(e, 'switchyard_watch_restarts_total', { kind: 'Service' }).value, 2);
+  assert.equal(one(e, 'switchyard_watch_relists_total', { kind: 'Service' }).value, 1);
+  assert.equal(one(e, 'switchyard_watch_restarts_total', { kind: 'Secret' }).value, 0);
+  stats.Ingress = { restarts: 3, relists: 1 };
+  e = parseExposition(await metrics.renderAs('prometheus'));
+  assert.equal(one(e, 'switchyard_watch_restarts_total', { kind: 'Ingress' }).value, 3);
+  assert.equal(one(e, 'switchyard_watch_restarts_total', { kind: 'Service' }).value, 2);
+  assert.equal(one(e, 'switchyard_watch_relists_total', { kind: 'Ingress' }).value, 1);
+});
