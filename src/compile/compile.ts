@@ -1,4 +1,5 @@
 import type { BackendRef, RouteConfig } from '../model/route-config.ts';
+import { compileCanaryRule } from './canary-rule.ts';
 import { CompiledRoute } from './compiled-route.ts';
 import { CompiledUpstream } from './compiled-upstream.ts';
 import { CompiledVirtualHost, HostIndex } from './host-index.ts';
@@ -19,6 +20,11 @@ export interface CompileOptions {
    * Math.random), so that many proxies do not all start on the same endpoint.
    */
   readonly random?: () => number;
+  /**
+   * Source of the per-request weighted canary draw, uniform in [0, 1) (canary-rule.ts; injected for
+   * tests; default Math.random). Bound into each route's canary rule here, at compile time.
+   */
+  readonly canaryRandom?: () => number;
   /**
    * Binds each compiled route's metric children (CompiledRoute.metrics) at compile time, so the
    * proxy records a request without any label lookup. Omitted/null: metrics stay null (not recorded).
@@ -50,14 +56,24 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
   }
   const resolve = (backend: BackendRef): CompiledUpstream | null =>
     backend.upstream === null ? null : (upstreams.get(backend.upstream) ?? null);
+  // A canary takes part in the decision only while its upstream has an endpoint to send to; else its
+  // traffic stays on the main backend (as ingress-nginx does for a canary without endpoints).
+  const canaryOptions = {
+    random: options.canaryRandom ?? Math.random,
+    resolveUpstream: (backend: BackendRef): CompiledUpstream | null => {
+      const upstream = resolve(backend);
+      return upstream !== null && upstream.candidates.length > 0 ? upstream : null;
+    },
+  };
 
   // 2. Virtual hosts, their routes (IR order) and their defaults.
   const hosts = new HostIndex();
   config.virtualHosts.forEach((vhost, v) => {
     const paths = new PathMatcher();
     vhost.routes.forEach((route, r) => {
-      const compiled = CompiledRoute.fromRoute(route, resolve(route.backend), v * 1_000_000 + r);
-      if (binder !== null) compiled.metrics = binder.bindRouteMetrics(compiled);
+      const canaryRule = compileCanaryRule(route.canaries, canaryOptions);
+      const compiled = CompiledRoute.fromRoute(route, resolve(route.backend), v * 1_000_000 + r, canaryRule);
+      if (binder !== null) compiled.metrics = binder.bindRouteMetrics(compiled, canaryRule?.targets ?? []);
       paths.add(compiled);
     });
     const defaultRoute =
