@@ -74,7 +74,9 @@ export class FileSource implements Source {
   readonly #rescanIntervalMs: number;
   readonly #cache = new Map<string, CachedFile>();
   #resolveSynced!: () => void;
-  #watcher: FSWatcher | null = null;
+  /** One non-recursive watcher per folder: Node's recursive mode on Linux watches files, and loses
+   *  a file once an editor renames a new version over it. A folder watch sees every entry change. */
+  readonly #watchers = new Map<string, FSWatcher>();
   #debounceTimer: NodeJS.Timeout | null = null;
   #firstEventAt = 0;
   #rescanTimer: NodeJS.Timeout | null = null;
@@ -115,7 +117,6 @@ export class FileSource implements Source {
       if (err instanceof ManifestsDirError) throw err;
       throw new ManifestsDirError(`--manifests ${this.#dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}`);
     }
-    this.#startWatcher();
     await this.#scan();
     this.#resolveSynced();
     if (this.#rescanIntervalMs > 0) {
@@ -126,8 +127,7 @@ export class FileSource implements Source {
 
   stop(): void {
     this.#stopped = true;
-    this.#watcher?.close();
-    this.#watcher = null;
+    this.#closeWatchers();
     if (this.#debounceTimer) clearTimeout(this.#debounceTimer);
     if (this.#rescanTimer) clearInterval(this.#rescanTimer);
     this.#debounceTimer = null;
@@ -145,21 +145,40 @@ export class FileSource implements Source {
     return this.#scan();
   }
 
-  #startWatcher(): void {
-    if (this.#watcher || this.#stopped) return;
-    try {
-      // Watching the folder (not each file) sees editors' atomic saves: write temp, rename over.
-      const watcher = watch(this.#dir, { recursive: true }, () => this.#trigger(this.#debounceMs));
-      watcher.on('error', (err) => {
-        this.#log.warn({ err, reason: 'WatchFailed' }, 'watching the manifests folder failed; re-scanning periodically until it can be watched again');
+  /** Watches exactly `dirs` (relative; "" is the root). Returns whether a new folder was added. */
+  #syncWatchers(dirs: readonly string[]): boolean {
+    if (this.#stopped) return false;
+    const wanted = new Set(dirs);
+    for (const [dir, watcher] of this.#watchers) {
+      if (!wanted.has(dir)) {
         watcher.close();
-        if (this.#watcher === watcher) this.#watcher = null;
-        this.#trigger(this.#debounceMs);
-      });
-      this.#watcher = watcher;
-    } catch (err) {
-      this.#log.warn({ err, reason: 'WatchFailed' }, 'cannot watch the manifests folder; re-scanning periodically');
+        this.#watchers.delete(dir);
+      }
     }
+    let added = false;
+    for (const dir of dirs) {
+      if (this.#watchers.has(dir)) continue;
+      try {
+        const watcher = watch(join(this.#dir, dir), { persistent: true }, () => this.#trigger(this.#debounceMs));
+        watcher.on('error', (err) => {
+          // Usually the folder was removed; the next scan drops or re-creates this watcher.
+          this.#log.debug({ err, folder: dir }, 'folder watcher error');
+          watcher.close();
+          if (this.#watchers.get(dir) === watcher) this.#watchers.delete(dir);
+          this.#trigger(this.#debounceMs);
+        });
+        this.#watchers.set(dir, watcher);
+        added = true;
+      } catch (err) {
+        this.#log.warn({ err, folder: dir, reason: 'WatchFailed' }, 'cannot watch a manifests folder; relying on the periodic re-scan');
+      }
+    }
+    return added;
+  }
+
+  #closeWatchers(): void {
+    for (const watcher of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
   }
 
   /** Debounce: `delayMs` after the last event, at most maxDebounceMs after the first. */
@@ -199,24 +218,25 @@ export class FileSource implements Source {
   async #scanOnce(): Promise<void> {
     const t0 = performance.now();
     this.#scans++;
-    let paths: string[];
+    let paths: readonly string[];
+    let dirs: readonly string[];
     try {
-      paths = await listManifestFiles(this.#dir);
+      ({ files: paths, dirs } = await listManifestTree(this.#dir));
     } catch (err) {
       // The folder vanished (being replaced?): keep serving what we have, say so once.
       if (!this.#dirMissing) {
         this.#log.warn({ err, reason: 'ManifestsDirUnreadable' }, 'cannot read the manifests folder; keeping the current objects');
       }
       this.#dirMissing = true;
-      this.#watcher?.close();
-      this.#watcher = null;
+      this.#closeWatchers();
       return;
     }
     if (this.#dirMissing) {
       this.#dirMissing = false;
       this.#log.info('manifests folder readable again');
     }
-    this.#startWatcher();
+    // A folder that appeared may have received files before its watcher existed: look once more.
+    if (this.#syncWatchers(dirs) && this.#delivered) this.#rescanRequested = true;
 
     // 1. Re-read files whose stat changed; drop vanished ones from the cache.
     let changedFiles = 0;
@@ -347,19 +367,24 @@ export class FileSource implements Source {
 }
 
 /**
- * Manifest files under `dir`, relative, sorted (the "path order" for duplicates). Hidden entries
- * are skipped, including Kubernetes ConfigMap volumes' "..data" and "..2024_..." folders, which
- * would otherwise be read twice.
+ * Manifest files under `dir` (relative, sorted: the "path order" for duplicates) and the folders
+ * to watch ("" is `dir` itself). Hidden entries are skipped, including Kubernetes ConfigMap
+ * volumes' "..data" and "..2024_..." folders, which would otherwise be read twice.
  */
-export async function listManifestFiles(dir: string): Promise<string[]> {
+export async function listManifestTree(dir: string): Promise<{ files: string[]; dirs: string[] }> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const out: string[] = [];
+  const files: string[] = [];
+  const dirs: string[] = [''];
   for (const e of entries) {
-    if (!MANIFEST_FILE.test(e.name)) continue;
-    if (!e.isFile() && !e.isSymbolicLink()) continue;
     const rel = relative(dir, join(e.parentPath, e.name));
     if (rel.split(sep).some((part) => part.startsWith('.'))) continue;
-    out.push(rel);
+    if (e.isDirectory()) dirs.push(rel);
+    else if (MANIFEST_FILE.test(e.name) && (e.isFile() || e.isSymbolicLink())) files.push(rel);
   }
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  return { files: files.sort(byPath), dirs: dirs.sort(byPath) };
+}
+
+export async function listManifestFiles(dir: string): Promise<string[]> {
+  return (await listManifestTree(dir)).files;
 }

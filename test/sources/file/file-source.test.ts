@@ -104,15 +104,21 @@ test('live: edit, add, delete and rename-over files', async (t) => {
   await writeFile(join(dir, '.a.yaml.swp'), ingressYaml('a', 'a3.test'));
   await rename(join(dir, '.a.yaml.swp'), join(dir, 'a.yaml'));
   await waitFor(store, () => hostsOf(store).join() === 'a=a3.test,b=b.test', 'rename over');
+  // Regression: Node's recursive fs.watch on Linux watched the replaced inode and missed every
+  // later write to the file. An in-place write after a rename-over must still be seen.
+  await writeFile(join(dir, 'a.yaml'), ingressYaml('a', 'a4.test'));
+  await waitFor(store, () => hostsOf(store).join() === 'a=a4.test,b=b.test', 'write after rename over');
+  await writeFile(join(dir, 'team', 'b.yaml'), ingressYaml('b', 'b2.test'));
+  await waitFor(store, () => hostsOf(store).join() === 'a=a4.test,b=b2.test', 'write in a sub-folder');
 
   // 4. rename to another name: the same object, still there (nothing changes in the store)
   await rename(join(dir, 'a.yaml'), join(dir, 'z.yaml'));
   await source.rescan();
-  assert.deepEqual(hostsOf(store), ['a=a3.test', 'b=b.test']);
+  assert.deepEqual(hostsOf(store), ['a=a4.test', 'b=b2.test']);
 
   // 5. delete
   await unlink(join(dir, 'team', 'b.yaml'));
-  await waitFor(store, () => hostsOf(store).join() === 'a=a3.test', 'delete');
+  await waitFor(store, () => hostsOf(store).join() === 'a=a4.test', 'delete');
   await rm(join(dir, 'z.yaml'));
   await waitFor(store, () => hostsOf(store).length === 0, 'delete last');
 });

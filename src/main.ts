@@ -1,0 +1,243 @@
+// Wires the components together and handles signals; no logic of its own.
+//   config -> logger -> store -> source(s) -> controller (scheduler, translate, compile, swap)
+//   -> proxy server (reads routeRef.current once per request) -> admin server (/healthz, /readyz)
+import type { AddressInfo } from 'node:net';
+import { compile } from './compile/compile.ts';
+import type { RouteTable } from './compile/route-table.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import type { RouteConfig } from './model/route-config.ts';
+import type { TranslateOptions } from './model/snapshot.ts';
+import { AdminServer } from './observability/admin-server.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { createProxyServer, type ProxyServer } from './proxy/server.ts';
+import { Controller } from './runtime/controller.ts';
+import { RouteRef } from './runtime/route-ref.ts';
+import type { Source } from './runtime/source.ts';
+import { FileSource, ManifestsDirError } from './sources/file/file-source.ts';
+import { Store } from './store/store.ts';
+import { translate } from './translate/translate.ts';
+
+/** A usage/startup problem the user must fix: message on stderr, exit code 2. */
+export class StartupError extends Error {
+  readonly code = 'SWY_ERR_STARTUP';
+  override readonly name = 'StartupError';
+}
+
+export interface Switchyard {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly routeRef: RouteRef<RouteTable>;
+  readonly controller: Controller<RouteTable>;
+  readonly sources: readonly Source[];
+  readonly proxy: ProxyServer;
+  readonly admin: AdminServer;
+  readonly httpAddress: AddressInfo;
+  readonly adminAddress: AddressInfo;
+  /** Stop sources, then listeners (in-flight requests get `graceMs`). Idempotent. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const EMPTY_CONFIG: RouteConfig = Object.freeze({ virtualHosts: [], defaultBackend: null, upstreams: [] });
+
+export function translateOptionsOf(config: Config): TranslateOptions {
+  return Object.freeze({
+    ingressClass: config.ingressClass,
+    controllerName: config.controllerClass,
+    watchIngressWithoutClass: config.watchIngressWithoutClass,
+    defaultBackendService: config.defaultBackendService,
+  });
+}
+
+/**
+ * THE place where the source is chosen. Each entry builds the source(s) feeding `store`; add a
+ * source kind here (and to --source in config.ts).
+ */
+async function createSources(config: Config, store: Store, logger: Logger, controller: Controller<RouteTable>): Promise<Source[]> {
+  switch (config.source) {
+    case 'file':
+      return [new FileSource({ dir: config.manifests, sink: store, logger })];
+    case 'kubernetes': {
+      let kube: typeof import('./sources/kube/kube-source.ts');
+      let kubeConfigModule: typeof import('./sources/kube/kube-config.ts');
+      try {
+        kube = await import('./sources/kube/kube-source.ts');
+        kubeConfigModule = await import('./sources/kube/kube-config.ts');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new StartupError('--source kubernetes: not yet available in this build');
+        throw err;
+      }
+      let loaded;
+      try {
+        loaded = kubeConfigModule.loadKubeConfig({ kubeconfig: config.kubeconfig ?? undefined, kubeconfigEnv: config.kubeconfigEnv ?? undefined });
+      } catch (err) {
+        if (err instanceof kubeConfigModule.KubeConfigError) throw new StartupError(err.message);
+        throw err;
+      }
+      logger.info({ from: loaded.from, server: loaded.server, namespaces: config.watchNamespaces }, 'using Kubernetes API server');
+      const { StatusReporter } = await import('./status/status-reporter.ts');
+      // Informers first, then leader election + Ingress status + Events (stopped in this order too:
+      // the Lease is released last).
+      return [
+        new kube.KubeSource({ kubeConfig: loaded.kubeConfig, sink: store, logger, namespaces: config.watchNamespaces }),
+        new StatusReporter({
+          kubeConfig: loaded.kubeConfig, logger, store, controller, translateOptions: translateOptionsOf(config),
+          updateStatus: config.updateStatus, publishService: config.publishService, publishStatusAddress: config.publishStatusAddress,
+          electionId: config.electionId, podNamespace: config.podNamespace, podName: config.podName,
+        }),
+      ];
+    }
+  }
+}
+
+/** Starts everything; resolves once the listeners are bound and the sources started (not yet ready). */
+export async function startSwitchyard(config: Config, logger: Logger): Promise<Switchyard> {
+  const store = new Store({ extraServices: config.defaultBackendService ? [config.defaultBackendService] : [] });
+  // Until the first real table (after every source synced) the proxy serves an empty one: 404s,
+  // and /readyz says 503 so no load balancer sends traffic yet.
+  const routeRef = new RouteRef<RouteTable>(compile(EMPTY_CONFIG, { generation: 0 }));
+  const controller = new Controller<RouteTable>({
+    store,
+    routeRef,
+    logger,
+    translate,
+    compile: (routeConfig, previous) => compile(routeConfig, { previous }),
+    translateOptions: translateOptionsOf(config),
+    holdoffMs: config.syncHoldoffMs,
+    maxHoldoffMs: config.syncMaxHoldoffMs,
+  });
+
+  const proxy = createProxyServer({
+    routeRef,
+    logger,
+    timeouts: {
+      connectTimeout: config.proxyConnectTimeoutMs,
+      readTimeout: config.proxyReadTimeoutMs,
+      sendTimeout: config.proxySendTimeoutMs,
+    },
+  });
+  const admin = new AdminServer({ logger });
+  admin.addReadinessCheck('routes', () => controller.ready);
+  // Observability adds /metrics and /debug/* here: admin.route('/metrics', handler).
+
+  const sources = await createSources(config, store, logger, controller);
+  const closers: ((graceMs: number) => unknown)[] = [];
+  let closed: Promise<void> | null = null;
+  const close = (graceMs = 10_000): Promise<void> => {
+    closed ??= (async () => {
+      controller.stop();
+      for (const s of sources) await safely(() => s.stop(), logger, 'stopping a source');
+      for (const c of closers.reverse()) await safely(() => c(graceMs), logger, 'closing a listener');
+    })();
+    return closed;
+  };
+
+  try {
+    const httpAddress = await listen('http', () => proxy.listen(config.httpPort, config.bindAddress), logger, config.httpPort);
+    closers.push((graceMs) => proxy.close(graceMs));
+    const adminAddress = await listen('admin', () => admin.listen(config.adminPort, config.adminBindAddress), logger, config.adminPort);
+    closers.push(() => admin.close());
+
+    // Sources start after the listeners: /healthz answers and /readyz says 503 while they sync.
+    for (const source of sources) {
+      try {
+        await source.start();
+      } catch (err) {
+        if (err instanceof ManifestsDirError) throw new StartupError(err.message);
+        throw err;
+      }
+    }
+    void controller.start(sources.map((s) => s.synced)).catch((err: unknown) => logger.error({ err }, 'a source failed to sync'));
+
+    return { config, logger, store, routeRef, controller, sources, proxy, admin, httpAddress, adminAddress, close };
+  } catch (err) {
+    await close(0);
+    throw err;
+  }
+}
+
+async function listen(name: string, start: () => Promise<AddressInfo>, logger: Logger, port: number): Promise<AddressInfo> {
+  try {
+    const address = await start();
+    logger.info({ listener: name, address: address.address, port: address.port }, `${name} listener ready`);
+    return address;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new StartupError(`${name} port ${port} is already in use`);
+    if (code === 'EACCES') throw new StartupError(`${name} port ${port}: permission denied`);
+    if (code === 'EADDRNOTAVAIL') throw new StartupError(`${name} listener: address not available (${(err as Error).message})`);
+    throw err;
+  }
+}
+
+async function safely(fn: () => unknown, logger: Logger, what: string): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    logger.warn({ err }, `${what} failed`);
+  }
+}
+
+/** The CLI: parse flags, start, handle signals. Exit codes: 0 after a signal, 2 usage/startup error. */
+export async function cli(argv: readonly string[]): Promise<Switchyard | null> {
+  let config: Config;
+  try {
+    const outcome = loadConfig(argv);
+    if (outcome.kind !== 'run') {
+      process.stdout.write(outcome.text.endsWith('\n') ? outcome.text : `${outcome.text}\n`);
+      return null;
+    }
+    config = outcome.config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchyard: ${err.message}\n`);
+      process.exitCode = 2;
+      return null;
+    }
+    throw err;
+  }
+
+  const logger = createLogger({ level: config.logLevel });
+  // A bug in a source's event handler must not take the proxy down with it: log, keep serving.
+  process.on('uncaughtException', (err) => logger.error({ err, reason: 'UncaughtException' }, 'uncaught exception (a bug); still serving'));
+  process.on('unhandledRejection', (err) => logger.error({ err, reason: 'UnhandledRejection' }, 'unhandled rejection (a bug); still serving'));
+
+  let app: Switchyard;
+  try {
+    app = await startSwitchyard(config, logger);
+  } catch (err) {
+    if (err instanceof StartupError) {
+      logger.fatal({ reason: 'StartupFailed' }, err.message);
+      process.stderr.write(`switchyard: ${err.message}\n`);
+      process.exitCode = 2;
+      return null;
+    }
+    throw err;
+  }
+  logger.info({ source: config.source, manifests: config.source === 'file' ? config.manifests : undefined, ingressClass: config.ingressClass }, 'switchyard started');
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    app.close(5_000).then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return app;
+}
+
+if (import.meta.main) await cli(process.argv.slice(2));
