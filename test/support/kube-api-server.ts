@@ -235,13 +235,16 @@ export class KubeApiServer {
 
   // ---- direct state access (no HTTP, no request log) -------------------------------------------
 
-  /** Create or replace an object by its `kind` (watchers see ADDED/MODIFIED). Returns the stored copy. */
+  /** Create or replace an object by its `kind` (watchers see ADDED/MODIFIED). Like `kubectl apply`,
+   *  an object without `status` keeps the stored status. Returns the stored copy. */
   put(object: Json): Json {
     const resource = resourceOfKind(object.kind);
     const ns = resource.namespaced ? object.metadata?.namespace ?? 'default' : '';
     const key = `${ns}/${object.metadata.name}`;
     const old = this.#store.get(resource.plural)!.get(key);
-    const stored = this.#stamp(resource, structuredClone(object), ns, old);
+    const next = structuredClone(object);
+    if (next.status === undefined && old?.status !== undefined) next.status = structuredClone(old.status);
+    const stored = this.#stamp(resource, next, ns, old);
     this.#commit(resource, old === undefined ? 'ADDED' : 'MODIFIED', stored, old);
     return stored;
   }
