@@ -45,6 +45,10 @@ class CompiledCanary<U> {
   readonly threshold: number;
   /** Equal to CanaryRule's stamp when this canary was excluded ("never") for the current request. */
   excludedAt = 0;
+  /** Scratch: this request's value of the header (decide* is synchronous, so one slot is enough). */
+  headerNow: string | undefined = undefined;
+  /** How node joins repeated headers of this name: ", ", "; " (cookie), or "" (first one wins). */
+  readonly joiner: string;
 
   constructor(target: CanaryTarget<U>, canary: CanaryBackend, low: number, threshold: number) {
     this.target = target;
@@ -72,7 +76,28 @@ class CompiledCanary<U> {
       this.headerKind = re === null ? HEADER_INVALID_PATTERN : HEADER_PATTERN;
     }
     this.cookieName = canary.cookie ?? '';
+    this.joiner = this.headerName === 'cookie' ? '; ' : FIRST_WINS.has(this.headerName) ? '' : ', ';
   }
+}
+
+// Headers node's IncomingMessage keeps only the first of (lib/_http_incoming.js matchKnownFields),
+// so decideRaw() sees exactly what decide(req.headers) would.
+const FIRST_WINS = new Set([
+  'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host',
+  'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
+  'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+]);
+
+/** `name` equals the lower-case `lower`, ASCII case-insensitively, without allocating. */
+function equalsLowerCase(name: string, lower: string): boolean {
+  const n = lower.length;
+  if (name.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let code = name.charCodeAt(i);
+    if (code >= 65 && code <= 90) code += 32;
+    if (code !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 export interface CanaryRuleOptions<U> {
@@ -102,8 +127,11 @@ export class CanaryRule<U> {
   readonly #total: number;
   readonly #weighted: boolean;
   readonly #usesCookie: boolean;
+  readonly #usesHeader: boolean;
   readonly #random: RandomSource;
   #stamp = 0;
+  /** Scratch: this request's Cookie header(s). */
+  #cookieNow: string | undefined = undefined;
 
   constructor(canaries: readonly CompiledCanary<U>[], total: number, random: RandomSource) {
     this.#canaries = canaries;
@@ -111,22 +139,60 @@ export class CanaryRule<U> {
     this.#total = total;
     this.#weighted = canaries.some((c) => c.threshold > c.low);
     this.#usesCookie = canaries.some((c) => c.cookieName !== '');
+    this.#usesHeader = canaries.some((c) => c.headerKind !== HEADER_NONE);
     this.#random = random;
   }
 
-  /** Hot path. The chosen canary, or null for the main backend. */
+  /** The chosen canary for a request whose headers node has parsed into an object (debug views, tests). */
   decide(headers: IncomingHttpHeaders): CanaryTarget<U> | null {
     const canaries = this.#canaries;
+    for (let i = 0; i < canaries.length; i++) {
+      const c = canaries[i];
+      const raw = c.headerKind === HEADER_NONE ? undefined : headers[c.headerName];
+      c.headerNow = raw === undefined || typeof raw === 'string' ? raw : raw.join(', ');
+    }
+    this.#cookieNow = this.#usesCookie ? headers.cookie : undefined;
+    return this.#run();
+  }
+
+  /**
+   * Hot path. The same decision from the request's rawHeaders ([name, value, ...]), without making
+   * node build req.headers: one pass, names compared case-insensitively without allocating.
+   */
+  decideRaw(rawHeaders: readonly string[]): CanaryTarget<U> | null {
+    const canaries = this.#canaries;
+    for (let i = 0; i < canaries.length; i++) canaries[i].headerNow = undefined;
+    let cookie: string | undefined = undefined;
+    const usesCookie = this.#usesCookie;
+    const usesHeader = this.#usesHeader;
+    for (let j = 0; j < rawHeaders.length; j += 2) {
+      const name = rawHeaders[j];
+      if (usesCookie && equalsLowerCase(name, 'cookie')) cookie = cookie === undefined ? rawHeaders[j + 1] : `${cookie}; ${rawHeaders[j + 1]}`;
+      if (!usesHeader) continue;
+      for (let i = 0; i < canaries.length; i++) {
+        const c = canaries[i];
+        if (c.headerKind === HEADER_NONE || !equalsLowerCase(name, c.headerName)) continue;
+        const value = rawHeaders[j + 1];
+        if (c.headerNow === undefined) c.headerNow = value;
+        else if (c.joiner !== '') c.headerNow = c.headerNow + c.joiner + value;
+      }
+    }
+    this.#cookieNow = cookie;
+    return this.#run();
+  }
+
+  /** Hot path. The decision over the scratch values decide()/decideRaw() filled in. */
+  #run(): CanaryTarget<U> | null {
+    const canaries = this.#canaries;
     const stamp = ++this.#stamp;
-    const cookieHeader = this.#usesCookie ? headers.cookie : undefined;
+    const cookieHeader = this.#cookieNow;
     // 1. Header, then cookie, canary by canary. Each iteration ends in one of: return a canary,
     //    return main (invalid pattern), exclude this canary ("never"), or fall through.
     for (let i = 0; i < canaries.length; i++) {
       const c = canaries[i];
       if (c.headerKind !== HEADER_NONE) {
-        const raw = headers[c.headerName];
-        if (raw !== undefined) {
-          const value = typeof raw === 'string' ? raw : raw.join(', ');
+        const value = c.headerNow;
+        if (value !== undefined) {
           switch (c.headerKind) {
             case HEADER_VALUE:
               if (value === c.headerValue) return c.target;

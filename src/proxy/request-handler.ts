@@ -126,8 +126,9 @@ export class RequestHandler implements ExchangeContext {
     let upstream = route.upstream;
     const canaryRule = route.canaryRule;
     if (canaryRule !== null) {
-      // Canary decision (header, cookie, weight; canary-rule.ts): a chosen canary replaces the upstream.
-      const canary = canaryRule.decide(req.headers);
+      // Canary decision (header, cookie, weight; canary-rule.ts) on rawHeaders, so node never builds
+      // req.headers: a chosen canary replaces the upstream.
+      const canary = canaryRule.decideRaw(req.rawHeaders);
       if (canary !== null) {
         exchange.canary = canary;
         upstream = canary.upstream;

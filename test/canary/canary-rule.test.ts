@@ -2,7 +2,8 @@
 // source, the weighted split's accuracy, cookie lookup.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingHttpHeaders } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   COOKIE_ALWAYS,
   COOKIE_NEVER,
@@ -20,9 +21,19 @@ function rule(canaries: CanaryBackend[], random: () => number = () => 0.999999):
   return compiled;
 }
 
-/** "main" or the chosen canary's Ingress name. */
+/** rawHeaders as node would present them for `headers` (names in mixed case, arrays expanded). */
+function rawOf(headers: IncomingHttpHeaders): string[] {
+  const raw: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    const mixed = name.replace(/(^|-)[a-z]/g, (m) => m.toUpperCase());
+    for (const v of Array.isArray(value) ? value : [value ?? '']) raw.push(mixed, v);
+  }
+  return raw;
+}
+
+/** "main" or the chosen canary's Ingress name, from decideRaw (the proxy's path, on rawHeaders). */
 function decide(r: CanaryRule<string>, headers: IncomingHttpHeaders): string {
-  const target = r.decide(headers);
+  const target = r.decideRaw(rawOf(headers));
   return target === null ? 'main' : target.source.name;
 }
 
@@ -32,8 +43,12 @@ interface Row {
   readonly expect: string;
 }
 
+/** Rules in tables use a constant random source, so decide (parsed headers) must agree with decideRaw. */
 function table(r: CanaryRule<string>, rows: readonly Row[]): void {
-  for (const row of rows) assert.equal(decide(r, row.headers), row.expect, row.why);
+  for (const row of rows) {
+    assert.equal(decide(r, row.headers), row.expect, row.why);
+    assert.equal(r.decide(row.headers)?.source.name ?? 'main', row.expect, `${row.why} (decide on the headers object)`);
+  }
 }
 
 describe('canary decision: header rule', () => {
@@ -246,4 +261,54 @@ describe('findCookieDecision', () => {
   for (const [header, name, expected] of rows) {
     it(`${JSON.stringify(header)} -> ${expected}`, () => assert.equal(findCookieDecision(header, name), expected));
   }
+});
+
+describe('decideRaw sees what node parses into req.headers', () => {
+  it('repeated and mixed-case headers, over a real socket', async () => {
+    const rules = {
+      custom: rule([canaryBackend('c', { header: { name: 'x-canary', match: 'pattern', pattern: '^a, b$', valid: true } })]),
+      firstWins: rule([canaryBackend('c', { header: { name: 'user-agent', match: 'value', value: 'first' } })]),
+      cookieHeader: rule([canaryBackend('c', { header: { name: 'cookie', match: 'value', value: 'x=1; y=2' }, cookie: 'y' })]),
+      cookie: rule([canaryBackend('c', { cookie: 'canary' })]),
+    };
+    const requests: [string, [string, string][]][] = [
+      ['custom', [['X-Canary', 'a'], ['x-canary', 'b']]],
+      ['custom', [['X-CANARY', 'a, b']]],
+      ['firstWins', [['User-Agent', 'first'], ['user-agent', 'second']]],
+      ['firstWins', [['User-Agent', 'second'], ['user-agent', 'first']]],
+      ['cookieHeader', [['Cookie', 'x=1'], ['cookie', 'y=2']]],
+      ['cookie', [['Cookie', 'a=1'], ['COOKIE', 'canary=always']]],
+      ['cookie', [['Cookie', 'canary=never; canary=always']]],
+    ];
+    const seen: IncomingMessage[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req);
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const [, headers] of requests) {
+        await new Promise<void>((resolve, reject) => {
+          const req = httpRequest({ host: '127.0.0.1', port, path: '/', method: 'GET', headers: ['Host', 'canary.test', ...headers.flat()] as unknown as Record<string, string> }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      }
+    } finally {
+      server.close();
+    }
+    assert.equal(seen.length, requests.length);
+    const results = requests.map(([name], i) => {
+      const r = rules[name as keyof typeof rules];
+      const fromRaw = r.decideRaw(seen[i].rawHeaders)?.source.name ?? 'main';
+      const fromObject = r.decide(seen[i].headers)?.source.name ?? 'main';
+      assert.equal(fromRaw, fromObject, `${name} ${JSON.stringify(requests[i][1])}`);
+      return fromRaw;
+    });
+    assert.deepEqual(results, ['c', 'c', 'c', 'main', 'c', 'c', 'main']);
+  });
 });
