@@ -6,7 +6,8 @@
 // - a relist (first list, 410 Gone, restart without resourceVersion) emits deletes/adds/updates
 //   against its own cache: we hand the whole list to the sink as one `replace` and drop the replayed
 //   per-object callbacks, so nothing is lost or duplicated;
-// - list items carry Dates, watch events are raw JSON: both are normalized;
+// - list items carry Dates (we list raw JSON ourselves, see kinds.ts) and watch events are raw
+//   JSON: both are normalized to the plain frozen shapes of model/kube.ts;
 // - an exception in a callback would be swallowed (or, in the ListWatch, stop it): every callback
 //   is guarded, logged and counted, and a failed delivery is repaired by re-sending our cache;
 // - stop() during a pending list/watch/reconnect delay would otherwise still open a watch.
@@ -14,7 +15,8 @@ import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../../model/kube.ts';
-import type { KindSpec, KubeApis } from './kinds.ts';
+import { listRaw } from './kinds.ts';
+import type { KindSpec } from './kinds.ts';
 import { normalizeObject } from '../normalize.ts';
 import { backoffDelay } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
@@ -47,7 +49,6 @@ export interface InformerOptions {
   /** undefined: cluster-wide. */
   readonly namespace: string | undefined;
   readonly kubeConfig: KubeConfig;
-  readonly apis: KubeApis;
   readonly listener: InformerListener;
   readonly logger: Logger;
   readonly backoff: BackoffOptions;
@@ -148,9 +149,7 @@ export class KindInformer {
     const { spec } = this;
     let list;
     try {
-      list = await spec.list(this.#options.apis, {
-        namespace: this.namespace, fieldSelector: spec.fieldSelector, labelSelector: undefined,
-      });
+      list = await listRaw(this.#options.kubeConfig, spec.path(this.namespace), { fieldSelector: spec.fieldSelector, labelSelector: undefined });
     } catch (err) {
       this.stats.listFailures++;
       throw err;
@@ -202,8 +201,7 @@ export class KindInformer {
     this.#options.listener.onDelete(this, previous);
   }
 
-  /** List items (client-node model classes with Dates, no kind/apiVersion) and watch objects (raw
-   *  JSON) both become the plain frozen shapes of model/kube.ts, with kind and apiVersion set. */
+  /** List items (raw JSON without kind/apiVersion) and watch objects (raw JSON) both become the plain frozen shapes of model/kube.ts, with kind and apiVersion set. */
   #normalize(raw: unknown): KubeObject | undefined {
     const result = normalizeObject({ ...(raw as object), apiVersion: this.spec.apiVersion }, this.spec.kind);
     if (result.ok) return result.object;

@@ -1,7 +1,8 @@
 // The kinds Switchyard watches: where each lives in the API, how it is listed, which selectors apply.
 // Every call here must be in permissions.ts (list + watch on each resource).
-import { CoreV1Api, DiscoveryV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { HttpMethod, RequestContext } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { fetch } from 'undici';
 import type { KubeKind } from '../../model/kube.ts';
 
 /** What a list call returns, as far as the informer needs it. */
@@ -14,6 +15,56 @@ export interface ListArgs {
   readonly namespace: string | undefined;
   readonly fieldSelector: string | undefined;
   readonly labelSelector: string | undefined;
+}
+
+/** An HTTP error from the API server, shaped like client-node's (statusCode 410 means relist). */
+export class KubeApiError extends Error {
+  readonly code = 'SWY_ERR_KUBE_API';
+  readonly statusCode: number;
+  readonly reason: string | undefined;
+
+  constructor(statusCode: number, message: string, reason?: string) {
+    super(message);
+    this.statusCode = statusCode;
+    this.reason = reason;
+  }
+}
+
+/**
+ * LIST a collection as raw JSON. client-node's generated list methods deserialize every item into
+ * model classes (Dates included) that we would then walk again to normalize: at 10,000 objects that
+ * is most of the sync time (see README, "Running against a Kubernetes cluster"). The request is
+ * built and authenticated exactly as client-node's own Watch does it (applySecurityAuthentication:
+ * tokens, client certificates, exec plugins, CA), only the response stays JSON.
+ */
+export async function listRaw(kc: KubeConfig, path: string, args: Omit<ListArgs, 'namespace'>): Promise<ApiList> {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) throw new Error('kubeconfig has no current cluster');
+  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+  if (args.fieldSelector !== undefined) url.searchParams.set('fieldSelector', args.fieldSelector);
+  if (args.labelSelector !== undefined) url.searchParams.set('labelSelector', args.labelSelector);
+  const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+  ctx.setHeaderParam('Accept', 'application/json');
+  await kc.applySecurityAuthentication(ctx);
+  const response = await fetch(url, { method: 'GET', headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as never });
+  const text = await response.text();
+  if (response.status !== 200) {
+    let message = response.statusText || `HTTP ${response.status}`;
+    let reason: string | undefined;
+    try {
+      const status = JSON.parse(text) as { message?: string; reason?: string };
+      message = status.message ?? message;
+      reason = status.reason;
+    } catch {
+      // not a Status object
+    }
+    throw new KubeApiError(response.status, `list ${path}: ${response.status} ${message}`, reason);
+  }
+  const list = JSON.parse(text) as ApiList;
+  if (typeof list !== 'object' || list === null || (list.items !== null && list.items !== undefined && !Array.isArray(list.items))) {
+    throw new KubeApiError(response.status, `list ${path}: not a list`);
+  }
+  return { metadata: list.metadata, items: list.items ?? [] };
 }
 
 export interface KindSpec {
@@ -30,21 +81,6 @@ export interface KindSpec {
   readonly fieldSelector?: string;
   /** Path of the collection (list and watch use the same path; the watch adds ?watch=true). */
   path(namespace: string | undefined): string;
-  list(apis: KubeApis, args: ListArgs): Promise<ApiList>;
-}
-
-export interface KubeApis {
-  readonly core: CoreV1Api;
-  readonly networking: NetworkingV1Api;
-  readonly discovery: DiscoveryV1Api;
-}
-
-export function makeKubeApis(kc: KubeConfig): KubeApis {
-  return {
-    core: kc.makeApiClient(CoreV1Api),
-    networking: kc.makeApiClient(NetworkingV1Api),
-    discovery: kc.makeApiClient(DiscoveryV1Api),
-  };
 }
 
 function collectionPath(apiGroup: string, version: string, resource: string, namespace: string | undefined): string {
@@ -56,39 +92,22 @@ export const KIND_SPECS: readonly KindSpec[] = [
   {
     kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', apiGroup: 'networking.k8s.io', resource: 'ingresses', namespaced: true,
     path: (ns) => collectionPath('networking.k8s.io', 'v1', 'ingresses', ns),
-    list: ({ networking }, { namespace, fieldSelector, labelSelector }) =>
-      namespace === undefined
-        ? networking.listIngressForAllNamespaces({ fieldSelector, labelSelector })
-        : networking.listNamespacedIngress({ namespace, fieldSelector, labelSelector }),
   },
   {
     kind: 'IngressClass', apiVersion: 'networking.k8s.io/v1', apiGroup: 'networking.k8s.io', resource: 'ingressclasses', namespaced: false,
     path: () => collectionPath('networking.k8s.io', 'v1', 'ingressclasses', undefined),
-    list: ({ networking }, { fieldSelector, labelSelector }) => networking.listIngressClass({ fieldSelector, labelSelector }),
   },
   {
     kind: 'Service', apiVersion: 'v1', apiGroup: '', resource: 'services', namespaced: true,
     path: (ns) => collectionPath('', 'v1', 'services', ns),
-    list: ({ core }, { namespace, fieldSelector, labelSelector }) =>
-      namespace === undefined
-        ? core.listServiceForAllNamespaces({ fieldSelector, labelSelector })
-        : core.listNamespacedService({ namespace, fieldSelector, labelSelector }),
   },
   {
     kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', apiGroup: 'discovery.k8s.io', resource: 'endpointslices', namespaced: true,
     path: (ns) => collectionPath('discovery.k8s.io', 'v1', 'endpointslices', ns),
-    list: ({ discovery }, { namespace, fieldSelector, labelSelector }) =>
-      namespace === undefined
-        ? discovery.listEndpointSliceForAllNamespaces({ fieldSelector, labelSelector })
-        : discovery.listNamespacedEndpointSlice({ namespace, fieldSelector, labelSelector }),
   },
   {
     kind: 'Secret', apiVersion: 'v1', apiGroup: '', resource: 'secrets', namespaced: true,
     fieldSelector: 'type=kubernetes.io/tls',
     path: (ns) => collectionPath('', 'v1', 'secrets', ns),
-    list: ({ core }, { namespace, fieldSelector, labelSelector }) =>
-      namespace === undefined
-        ? core.listSecretForAllNamespaces({ fieldSelector, labelSelector })
-        : core.listNamespacedSecret({ namespace, fieldSelector, labelSelector }),
   },
 ];

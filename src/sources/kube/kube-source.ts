@@ -9,7 +9,7 @@ import { DEFAULT_BACKOFF } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { KindInformer } from './informer.ts';
 import type { InformerListener, InformerStats } from './informer.ts';
-import { KIND_SPECS, makeKubeApis } from './kinds.ts';
+import { KIND_SPECS } from './kinds.ts';
 import type { KindSpec } from './kinds.ts';
 
 export interface KubeSourceOptions {
@@ -39,7 +39,6 @@ export class KubeSource implements InformerListener {
   constructor(options: KubeSourceOptions) {
     this.#sink = options.sink;
     this.#log = options.logger;
-    const apis = makeKubeApis(options.kubeConfig);
     const namespaces = [...new Set(options.namespaces ?? [])].filter((n) => n !== '');
     for (const spec of options.kinds ?? KIND_SPECS) {
       // Cluster-scoped kinds (IngressClass) have one informer whatever --watch-namespace says.
@@ -47,7 +46,7 @@ export class KubeSource implements InformerListener {
       const list: KindInformer[] = [];
       for (const namespace of scopes) {
         const informer = new KindInformer({
-          spec, namespace, kubeConfig: options.kubeConfig, apis, listener: this, logger: options.logger,
+          spec, namespace, kubeConfig: options.kubeConfig, listener: this, logger: options.logger,
           backoff: options.backoff ?? DEFAULT_BACKOFF,
           watchTimeoutSeconds: options.watchTimeoutSeconds ?? { min: 300, max: 600 },
         });
