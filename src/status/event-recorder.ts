@@ -1,4 +1,5 @@
-// Kubernetes Events for diagnostics, so `kubectl describe ingress` says why a rule was skipped.
+// Kubernetes Events for diagnostics on Ingresses, so `kubectl describe ingress` says why a rule was
+// skipped.
 // Fed with each published build's diagnostics; only diagnostics that are NEW since the previous
 // build are recorded (the same ones the controller logs), and only by the leader, so N replicas do
 // not write N copies. A diagnostic that goes away and comes back within an hour bumps the count of
@@ -67,6 +68,9 @@ export class EventRecorder {
     const next = new Set<string>();
     const fresh: Diagnostic[] = [];
     for (const d of diagnostics) {
+      // On Ingresses only, like ingress-nginx: that is where `kubectl describe` is looked at, and
+      // Service-level ones (NoReadyEndpoints) flap with every rollout.
+      if (d.object.kind !== 'Ingress') continue;
       const key = keyOf(d);
       next.add(key);
       if (!this.#current.has(key)) fresh.push(d);

@@ -66,3 +66,20 @@ test('diagnostics become Warning Events on the Ingress: new ones created, repeat
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('diagnostics about other kinds (a Service without ready endpoints) make no Event', async () => {
+  const server = new KubeApiServer();
+  await server.start();
+  const dir = mkdtempSync(join(tmpdir(), 'swy-events-'));
+  writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(server));
+  const kubeConfig = loadKubeConfig({ kubeconfig: join(dir, 'kubeconfig') }).kubeConfig;
+  const recorder = new EventRecorder({ kubeConfig, logger: silent, isLeader: () => true, instance: 'x', findObject: () => undefined });
+  try {
+    recorder.record([{ severity: 'warning', object: { kind: 'Service', namespace: 'shop', name: 'web' }, reason: 'NoReadyEndpoints', message: 'no ready endpoints' }]);
+    await recorder.flush();
+    assert.equal(server.list('Event').length, 0);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
