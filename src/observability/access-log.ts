@@ -2,8 +2,9 @@
 // destination) so a slow stdout or disk never blocks the event loop.
 //
 // Lines are built by string concatenation straight from the request's handler object (no entry
-// object, no generic serializer): numbers are written as they are, every string that can carry
-// client input goes through JSON.stringify. Writes are whole lines of at most 4096 bytes
+// object, no generic serializer): numbers are written as they are, strings are quoted as they are
+// when they are plain printable ASCII and go through JSON.stringify otherwise (client input can
+// never break out of its field or the line). Writes are whole lines of at most 4096 bytes
 // (maxWrite), so on a pipe (container stdout) they are atomic and never interleave with the
 // controller log; while one write is in flight, lines queue and go out together (natural batching
 // under load). Past `maxBufferBytes` queued (destination stuck), lines are dropped and counted.
@@ -76,28 +77,36 @@ function ms(seconds: number): string {
   return seconds < 0 ? 'null' : String(Math.round(seconds * 1e6) / 1e3);
 }
 
+/** Characters that need JSON escaping (or may: everything outside printable ASCII goes through JSON.stringify). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+
+/** A JSON string literal: plain printable ASCII is quoted as is, anything else JSON.stringify'd. */
+function str(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
 /** Hot path: the JSON line of one request. */
 export function formatAccessLine(r: AccessLogRecord, time: string): string {
   return '{"time":"' + time +
-    '","kind":"access","requestId":' + JSON.stringify(r.requestId) +
-    ',"remoteAddr":' + JSON.stringify(r.remoteAddress) +
-    ',"method":' + JSON.stringify(r.method) +
-    ',"host":' + JSON.stringify(r.host) +
-    ',"path":' + JSON.stringify(r.url) +
+    '","kind":"access","requestId":' + str(r.requestId) +
+    ',"remoteAddr":' + str(r.remoteAddress) +
+    ',"method":' + str(r.method) +
+    ',"host":' + str(r.host) +
+    ',"path":' + str(r.url) +
     ',"status":' + r.status +
-    ',"route":' + (r.routeName === '' ? 'null' : JSON.stringify(r.routeName)) +
-    ',"namespace":' + JSON.stringify(r.namespace) +
-    ',"ingress":' + JSON.stringify(r.ingress) +
-    ',"service":' + JSON.stringify(r.service) +
-    ',"canary":' + JSON.stringify(r.canary) +
-    ',"upstreamAddr":' + (r.upstreamAddress === '' ? 'null' : JSON.stringify(r.upstreamAddress)) +
+    ',"route":' + (r.routeName === '' ? 'null' : str(r.routeName)) +
+    ',"namespace":' + str(r.namespace) +
+    ',"ingress":' + str(r.ingress) +
+    ',"service":' + str(r.service) +
+    ',"canary":' + str(r.canary) +
+    ',"upstreamAddr":' + (r.upstreamAddress === '' ? 'null' : str(r.upstreamAddress)) +
     ',"upstreamStatus":' + (r.upstreamStatus > 0 ? r.upstreamStatus : 'null') +
     ',"durationMs":' + ms(r.durationSeconds) +
     ',"upstreamConnectMs":' + ms(r.upstreamConnectSeconds) +
     ',"upstreamResponseMs":' + ms(r.upstreamResponseSeconds) +
     ',"bytesIn":' + r.bytesIn +
     ',"bytesOut":' + r.bytesOut +
-    ',"userAgent":' + JSON.stringify(r.userAgent) +
+    ',"userAgent":' + str(r.userAgent) +
     '}\n';
 }
 

@@ -83,23 +83,26 @@ function cellLabels(series: RouteSeries, method: number, status: string, options
  * default backends) are left out, like ingress-nginx's default server with
  * --metrics-per-undefined-host=false.
  */
-export function renderIngressNginx(
+export function* renderIngressNginx(
   w: ExpositionWriter,
   series: readonly RouteSeries[],
   options: IngressNginxCompatOptions,
   controller: CompatControllerState,
-): void {
+): Generator<void> {
   // 1. Per-route families: the label string of each cell is built once per scrape and reused by
   //    the counter and the five histograms.
-  const rows: { labels: string; series: RouteSeries; data: Float64Array; requests: number }[] = [];
+  const rows: { labels: string; data: Float64Array; requests: number }[] = [];
   for (const s of series) {
     if (s.compatLabels === null) continue;
     for (const cell of s.cells.values()) {
-      rows.push({ labels: cellLabels(s, cell.method, s.statusLabel(cell), options), series: s, data: cell.data, requests: cell.requests });
+      rows.push({ labels: cellLabels(s, cell.method, s.statusLabel(cell), options), data: cell.data, requests: cell.requests });
     }
   }
   const requests = w.family(`${NGINX_PREFIX}requests`, 'counter', 'The total number of client requests');
-  for (const row of rows) w.sample(requests, row.labels, row.requests);
+  for (const row of rows) {
+    w.sample(requests, row.labels, row.requests);
+    if (w.full) yield;
+  }
   for (const f of HISTOGRAM_FAMILIES) {
     w.family(f.name, 'histogram', f.help);
     const offset = HISTOGRAM_OFFSETS[f.histogram];
@@ -107,6 +110,7 @@ export function renderIngressNginx(
     for (const row of rows) {
       if (row.data[offset + n + 2] === 0) continue; // never observed (e.g. no upstream contacted)
       w.histogram(f.name, row.labels, row.data, offset, f.bounds, f.render);
+      if (w.full) yield;
     }
   }
 

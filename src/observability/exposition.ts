@@ -70,12 +70,40 @@ function joinLabels(a: string, b: string): string {
   return a === '' ? b : b === '' ? a : `${a},${b}`;
 }
 
+/** Bytes of text after which renderers hand a chunk out (and let the event loop run). */
+export const CHUNK_SIZE = 64 * 1024;
+
 export class ExpositionWriter {
   readonly format: ExpositionFormat;
-  readonly #parts: string[] = [];
+  #parts: string[] = [];
+  #pending = 0;
+  readonly #leCache = new Map<readonly number[], string[]>();
 
   constructor(format: ExpositionFormat) {
     this.format = format;
+  }
+
+  /** Characters written since the last take(). */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** True when a chunk is ready to be handed out. */
+  get full(): boolean {
+    return this.#pending >= CHUNK_SIZE;
+  }
+
+  /** The text written since the last take(). */
+  take(): string {
+    const text = this.#parts.join('');
+    this.#parts = [];
+    this.#pending = 0;
+    return text;
+  }
+
+  #push(text: string): void {
+    this.#parts.push(text);
+    this.#pending += text.length;
   }
 
   /** `le` label value: OpenMetrics wants canonical floats ("1.0"), Prometheus text Go-style ("1"). */
@@ -101,13 +129,23 @@ export class ExpositionWriter {
     const escapedHelp = this.format === 'openmetrics'
       ? help.replace(/[\\\n"]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : '\\"'))
       : help.replace(/[\\\n]/g, (c) => (c === '\\' ? '\\\\' : '\\n'));
-    this.#parts.push(`# HELP ${family} ${escapedHelp}\n# TYPE ${family} ${t}\n`);
+    this.#push(`# HELP ${family} ${escapedHelp}\n# TYPE ${family} ${t}\n`);
     return name;
   }
 
   /** One sample line; `labels` pre-formatted (`a="x",b="y"`) or "". */
   sample(name: string, labels: string, value: number): void {
-    this.#parts.push(labels === '' ? `${name} ${formatValue(value)}\n` : `${name}{${labels}} ${formatValue(value)}\n`);
+    this.#push(labels === '' ? `${name} ${formatValue(value)}\n` : `${name}{${labels}} ${formatValue(value)}\n`);
+  }
+
+  /** `le="0.005"} ` suffixes of the rendered bounds, built once per writer. */
+  #leSuffixes(bounds: Float64Array, render: readonly number[]): string[] {
+    let cached = this.#leCache.get(render);
+    if (cached === undefined) {
+      cached = render.map((index) => `le="${this.le(bounds[index])}"} `);
+      this.#leCache.set(render, cached);
+    }
+    return cached;
   }
 
   /**
@@ -118,19 +156,21 @@ export class ExpositionWriter {
    */
   histogram(name: string, labels: string, data: Float64Array, offset: number, bounds: Float64Array, render: readonly number[]): void {
     const n = bounds.length;
+    const suffixes = this.#leSuffixes(bounds, render);
+    const bucket = labels === '' ? `${name}_bucket{` : `${name}_bucket{${labels},`;
     let cumulative = 0;
     let i = 0;
-    const prefix = labels === '' ? '' : `${labels},`;
     let out = '';
-    for (const index of render) {
+    for (let r = 0; r < render.length; r++) {
+      const index = render[r];
       while (i <= index) cumulative += data[offset + i++];
-      out += `${name}_bucket{${prefix}le="${this.le(bounds[index])}"} ${cumulative}\n`;
+      out += bucket + suffixes[r] + cumulative + '\n';
     }
     const count = data[offset + n + 2];
-    out += `${name}_bucket{${prefix}le="+Inf"} ${count}\n`;
+    out += bucket + 'le="+Inf"} ' + count + '\n';
     out += labels === '' ? `${name}_sum ${formatValue(data[offset + n + 1])}\n` : `${name}_sum{${labels}} ${formatValue(data[offset + n + 1])}\n`;
     out += labels === '' ? `${name}_count ${count}\n` : `${name}_count{${labels}} ${count}\n`;
-    this.#parts.push(out);
+    this.#push(out);
   }
 
   /** Families read from prom-client (registry.getMetricsAsJSON()). */
@@ -156,9 +196,10 @@ export class ExpositionWriter {
     }
   }
 
+  /** Writes the trailer (OpenMetrics `# EOF`) and returns the remaining text. */
   end(): string {
-    if (this.format === 'openmetrics') this.#parts.push('# EOF\n');
-    return this.#parts.join('');
+    if (this.format === 'openmetrics') this.#push('# EOF\n');
+    return this.take();
   }
 }
 

@@ -259,7 +259,20 @@ export class Metrics {
     return { contentType: contentTypeOf(format), body: await this.renderAs(format) };
   }
 
+  /** The whole exposition as one string (tests, small tables). */
   async renderAs(format: ExpositionFormat): Promise<string> {
+    let body = '';
+    for await (const chunk of this.chunks(format)) body += chunk;
+    return body;
+  }
+
+  /**
+   * The exposition in chunks of about 64 KiB. The per-route families can be large (thousands of
+   * routes x methods x statuses x buckets); between chunks the event loop runs, so a scrape never
+   * stalls the proxy for the whole rendering. Each series is written in one piece, so its buckets,
+   * sum and count are always consistent with each other.
+   */
+  async *chunks(format: ExpositionFormat): AsyncGenerator<string> {
     // Scrape-time reads of the controller and store.
     this.#syncFailures();
     if (this.#controller !== null) this.#lastBuildOk = this.#controller.lastError === null;
@@ -282,23 +295,34 @@ export class Metrics {
     const w = new ExpositionWriter(format);
     w.promClient(json);
     const series = this.routes.series();
-    renderRouteFamilies(w, series);
+    for (const _ of renderRouteFamilies(w, series)) {
+      yield w.take();
+      await yieldToEventLoop();
+    }
     if (this.options.compat === 'ingress-nginx') {
-      renderIngressNginx(w, series, this.options, {
+      const state = {
         lastBuildSuccessful: this.#lastBuildOk,
         lastSwapTimestampSeconds: this.#lastSwapSeconds,
         swaps: this.#swaps,
         buildFailures: this.#buildFailures,
         leader: this.#leader,
         electionId: this.options.electionId ?? 'switchyard-leader',
-      });
+      };
+      for (const _ of renderIngressNginx(w, series, this.options, state)) {
+        yield w.take();
+        await yieldToEventLoop();
+      }
     }
-    return w.end();
+    yield w.end();
   }
 }
 
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Native per-route families, from the accumulators (the custom collector). */
-function renderRouteFamilies(w: ExpositionWriter, series: readonly RouteSeries[]): void {
+function* renderRouteFamilies(w: ExpositionWriter, series: readonly RouteSeries[]): Generator<void> {
   // One label string per cell per scrape, shared by the six families.
   const rows: { labels: string; data: Float64Array; requests: number }[] = [];
   for (const s of series) {
@@ -315,7 +339,10 @@ function renderRouteFamilies(w: ExpositionWriter, series: readonly RouteSeries[]
     }
   }
   const total = w.family('switchyard_http_requests_total', 'counter', 'Requests served, per route, method and status.');
-  for (const row of rows) w.sample(total, row.labels, row.requests);
+  for (const row of rows) {
+    w.sample(total, row.labels, row.requests);
+    if (w.full) yield;
+  }
   for (const f of ROUTE_HISTOGRAMS) {
     w.family(f.name, 'histogram', f.help);
     const offset = HISTOGRAM_OFFSETS[f.histogram];
@@ -323,6 +350,7 @@ function renderRouteFamilies(w: ExpositionWriter, series: readonly RouteSeries[]
     for (const row of rows) {
       if (row.data[offset + n + 2] === 0) continue; // never observed (no upstream contacted)
       w.histogram(f.name, row.labels, row.data, offset, f.bounds, f.render);
+      if (w.full) yield;
     }
   }
 }

@@ -4,6 +4,10 @@
 //   obs.attach({ controller, store, routeRef, admin }); proxy onComplete: obs.onComplete
 // and closes it last on shutdown (flushes the access log).
 
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { RouteTable } from '../compile/route-table.ts';
 import type { RouteRef } from '../runtime/route-ref.ts';
@@ -11,6 +15,7 @@ import type { Exchange } from '../proxy/exchange.ts';
 import { AccessLog } from './access-log.ts';
 import { createDebugHandlers } from './debug-routes.ts';
 import { Metrics } from './metrics.ts';
+import { contentTypeOf, negotiateFormat } from './exposition.ts';
 import type { MetricsCompat, ObservedController, ObservedKubeSource, ObservedStore } from './metrics.ts';
 import { RequestObserver } from './request-observer.ts';
 import type { RouteSeriesBinder } from './route-metrics.ts';
@@ -38,7 +43,7 @@ export interface ObservabilityOptions {
 
 /** What the admin server offers (structural: AdminServer.route). */
 export interface AdminRoutes {
-  route(path: string, handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void | Promise<void>): unknown;
+  route(path: string, handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): unknown;
 }
 
 export interface AttachTargets {
@@ -104,15 +109,34 @@ export class Observability {
       if (binder !== undefined) this.metrics.routes.commit(binder);
     }));
     this.metrics.observeStore(targets.store);
-    targets.admin.route('/metrics', async (req, res) => {
-      const { contentType, body } = await this.metrics.render(req.headers.accept);
-      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    });
+    targets.admin.route('/metrics', (req, res) => this.#serveMetrics(req, res));
     const debug = createDebugHandlers(targets.routeRef);
     targets.admin.route('/debug/routes', debug.routes);
     targets.admin.route('/debug/match', debug.match);
     this.#log.info({ metrics: this.#enabled, accessLog: this.accessLog.enabled }, 'observability: /metrics, /debug/routes, /debug/match on the admin port');
+  }
+
+  /**
+   * /metrics: content negotiation (OpenMetrics when asked), streamed in chunks so neither a big
+   * string nor a long event-loop stall is needed, gzip when the scraper accepts it (Prometheus does).
+   */
+  async #serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const format = negotiateFormat(req.headers.accept);
+    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    res.writeHead(200, {
+      'content-type': contentTypeOf(format),
+      'cache-control': 'no-store',
+      ...(gzip ? { 'content-encoding': 'gzip', vary: 'Accept-Encoding' } : {}),
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const source = Readable.from(this.metrics.chunks(format));
+    await pipeline(gzip ? [source, createGzip(), res] : [source, res]).catch((err: unknown) => {
+      this.#log.warn({ err }, 'serving /metrics failed (scraper went away?)');
+      res.destroy();
+    });
   }
 
   /** Watch restarts/relists per kind from the Kubernetes source (kubernetes mode). */

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { request } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { compile } from '../../src/compile/compile.ts';
 import type { RouteTable } from '../../src/compile/route-table.ts';
@@ -14,13 +15,17 @@ import { createObservability } from '../../src/observability/observability.ts';
 import type { KubeKind } from '../../src/model/kube.ts';
 import { one, parseExposition } from './exposition-parser.ts';
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; encoding: string; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const encoding = String(res.headers['content-encoding'] ?? '');
+        const body = (encoding === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), encoding, body });
+      });
     });
     req.on('error', reject);
     req.end();
@@ -83,8 +88,9 @@ test('/metrics negotiates OpenMetrics, /debug/routes and /debug/match follow a t
     assert.equal(one(e, 'switchyard_objects_watched', { kind: 'Ingress' }).value, 1);
     assert.equal(one(e, 'nginx_ingress_controller_requests', { ingress: 'web' }).labels.controller_pod, 'sw-0');
 
-    const om = await get(port, '/metrics', { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' });
+    const om = await get(port, '/metrics', { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1', 'accept-encoding': 'gzip' });
     assert.equal(om.type, 'application/openmetrics-text; version=1.0.0; charset=utf-8');
+    assert.equal(om.encoding, 'gzip');
     assert.ok(om.body.endsWith('# EOF\n'));
     assert.equal(parseExposition(om.body).types.get('switchyard_http_requests'), 'counter');
 
