@@ -4,6 +4,7 @@
 // answers 503 there instead of letting the request fall through to some other route.
 import type { EndpointSlice, IngressBackend, Service, ServicePort } from '../model/kube.ts';
 import type { BackendRef } from '../model/route-config.ts';
+import { isObject, listOf } from './shape.ts';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -22,6 +23,7 @@ export function indexServices(services: readonly Service[], slices: readonly End
   for (const service of services) byName.set(`${namespaceOf(service.metadata)}/${service.metadata.name}`, service);
   const slicesByService = new Map<string, EndpointSlice[]>();
   for (const slice of slices) {
+    if (!isObject(slice.metadata)) continue;
     const serviceName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
     if (serviceName === undefined || serviceName === '') continue;
     const key = `${namespaceOf(slice.metadata)}/${serviceName}`;
@@ -66,9 +68,13 @@ function isPortNumber(n: unknown): n is number {
  */
 export function resolveIngressBackend(backend: IngressBackend | undefined, namespace: string, index: ServiceIndex): BackendResolution {
   if (backend === undefined || backend === null) return { ok: false, error: 'the backend is missing' };
+  if (!isObject(backend)) return { ok: false, error: `the backend ${JSON.stringify(backend)} is not an object` };
   const { service, resource } = backend;
   if (service && resource) return { ok: false, error: 'the backend sets both service and resource (exactly one is allowed)' };
   if (resource) {
+    if (!isObject(resource) || typeof resource.kind !== 'string' || typeof resource.name !== 'string') {
+      return { ok: false, error: 'the resource backend needs a kind and a name' };
+    }
     const kind = resource.apiGroup ? `${resource.kind}.${resource.apiGroup}` : resource.kind;
     return {
       ok: true,
@@ -77,12 +83,12 @@ export function resolveIngressBackend(backend: IngressBackend | undefined, names
       problem: { severity: 'error', reason: 'ResourceBackendUnsupported', message: `resource backends (${kind} "${resource.name}") are not supported; requests get 503` },
     };
   }
-  if (!service || typeof service.name !== 'string' || service.name === '') return { ok: false, error: 'the backend names no service' };
-  const port = service.port;
+  if (!isObject(service) || typeof service.name !== 'string' || service.name === '') return { ok: false, error: 'the backend names no service' };
+  const port = isObject(service.port) ? service.port : undefined;
   const hasName = typeof port?.name === 'string' && port.name !== '';
   const hasNumber = port?.number !== undefined && port?.number !== null;
   if (hasName && hasNumber) return { ok: false, error: `the backend service "${service.name}" sets both port.name and port.number (exactly one is allowed)` };
-  if (hasNumber && !isPortNumber(port!.number)) return { ok: false, error: `the backend service "${service.name}" has an invalid port.number ${String(port!.number)}` };
+  if (hasNumber && !isPortNumber(port!.number)) return { ok: false, error: `the backend service "${service.name}" has an invalid port.number ${JSON.stringify(port!.number)} (1..65535)` };
   if (!hasName && !hasNumber) return { ok: false, error: `the backend service "${service.name}" sets neither port.name nor port.number` };
   return resolveServiceBackend(namespace, service.name, hasName ? port!.name! : port!.number!, index);
 }
@@ -118,9 +124,9 @@ export function resolveServiceBackend(namespace: string, name: string, port: num
 }
 
 function findServicePort(service: Service, port: number | string): ServicePort | undefined {
-  const ports = service.spec?.ports ?? [];
-  if (typeof port === 'string') return ports.find((p) => p.name === port);
-  const found = ports.find((p) => p.port === port);
+  const ports = listOf(service.spec?.ports);
+  if (typeof port === 'string') return ports.find((p) => isObject(p) && p.name === port && isPortNumber(p.port));
+  const found = ports.find((p) => isObject(p) && p.port === port);
   if (found !== undefined) return found;
   // An ExternalName Service often declares no ports: a port number then means "that port on the
   // external name", as in ingress-nginx.

@@ -4,6 +4,7 @@ import type { Endpoint, Upstream } from '../model/route-config.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
 import { isExternalName } from './backends.ts';
 import { compareNumbers, compareStrings } from './order.ts';
+import { isObject, listOf } from './shape.ts';
 
 /**
  * Builds the Upstream of a resolved Service port:
@@ -19,17 +20,19 @@ export function buildUpstream(target: UpstreamTarget, index: ServiceIndex): Upst
   const base = { key, namespace, service: service.metadata.name, servicePort: servicePort.port };
   if (isExternalName(service)) {
     const externalName = service.spec?.externalName;
-    const endpoints: Endpoint[] = externalName ? [{ address: externalName, port: servicePort.port, ready: true, serving: true, terminating: false }] : [];
+    const endpoints: Endpoint[] = typeof externalName === 'string' && externalName !== '' ? [{ address: externalName, port: servicePort.port, ready: true, serving: true, terminating: false }] : [];
     return { ...base, endpoints };
   }
   const portName = servicePort.name ?? '';
   const byAddress = new Map<string, Endpoint>();
   for (const slice of index.slices.get(`${namespace}/${service.metadata.name}`) ?? []) {
-    const slicePort = slice.ports?.find((p) => (p.name ?? '') === portName);
+    const slicePort = listOf(slice.ports).find((p) => isObject(p) && (p.name ?? '') === portName);
     if (slicePort === undefined || typeof slicePort.port !== 'number') continue;
-    for (const endpoint of slice.endpoints ?? []) {
-      const conditions = readConditions(endpoint.conditions);
-      for (const address of endpoint.addresses ?? []) {
+    for (const endpoint of listOf(slice.endpoints)) {
+      if (!isObject(endpoint)) continue;
+      const conditions = readConditions(isObject(endpoint.conditions) ? endpoint.conditions : undefined);
+      for (const address of listOf(endpoint.addresses)) {
+        if (typeof address !== 'string' || address === '') continue;
         const candidate: Endpoint = { address, port: slicePort.port, ...conditions };
         const id = `${address} ${slicePort.port}`;
         const seen = byAddress.get(id);

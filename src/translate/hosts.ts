@@ -35,6 +35,7 @@ export function isDnsSubdomain(name: string): boolean {
 /** Parses an IngressRule.host; undefined or "" is the any-host "*". */
 export function parseRuleHost(raw: string | undefined): ParsedHost {
   if (raw === undefined || raw === null || raw === '') return { ok: true, host: ANY_HOST, kind: 'any', strippedPort: null };
+  if (typeof raw !== 'string') return { ok: false, error: `${JSON.stringify(raw)} is not a valid host: it must be a string` };
   let host = raw.toLowerCase();
   let strippedPort: string | null = null;
   const withPort = HOST_WITH_PORT.exec(host);

@@ -41,15 +41,19 @@ export function resolvePath(ingressPath: HTTPIngressPath, useRegex: boolean, pro
   if (rawType === undefined || rawType === null || rawType === '') {
     pathType = 'ImplementationSpecific';
     problems.push({ severity: 'warning', reason: 'MissingPathType', message: 'pathType is not set; using ImplementationSpecific (matched as Prefix)' });
-  } else if (PATH_TYPES.has(rawType)) {
+  } else if (typeof rawType === 'string' && PATH_TYPES.has(rawType)) {
     pathType = rawType as PathType;
   } else {
-    problems.push({ severity: 'error', reason: 'InvalidPathType', message: `pathType "${rawType}" is not Exact, Prefix or ImplementationSpecific; the path is skipped` });
+    problems.push({ severity: 'error', reason: 'InvalidPathType', message: `pathType ${JSON.stringify(rawType)} is not Exact, Prefix or ImplementationSpecific; the path is skipped` });
     return null;
   }
 
   // 2. the path itself: empty means "/" except for Exact, which must name a path.
   const raw = ingressPath.path ?? '';
+  if (typeof raw !== 'string') {
+    problems.push({ severity: 'error', reason: 'InvalidPath', message: `path ${JSON.stringify(raw)} is not a string; the path is skipped` });
+    return null;
+  }
   if (raw === '' && pathType === 'Exact') {
     problems.push({ severity: 'error', reason: 'InvalidPath', message: 'an Exact path must be set and start with "/"; the path is skipped' });
     return null;

@@ -14,6 +14,7 @@ import type { IngressAge } from './order.ts';
 import { parseCreationTimestamp } from './order.ts';
 import type { PathProblem } from './paths.ts';
 import { resolvePath } from './paths.ts';
+import { isObject, listOf } from './shape.ts';
 
 export interface ResolvedBackend {
   readonly ref: BackendRef;
@@ -80,7 +81,11 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
     }
   }
 
-  const rules = ingress.spec?.rules ?? [];
+  const specRules = ingress.spec?.rules;
+  if (specRules !== undefined && specRules !== null && !Array.isArray(specRules)) {
+    diagnose('error', 'MalformedIngress', 'spec.rules is not a list; it is ignored');
+  }
+  const rules = listOf(specRules);
   if (rules.length === 0 && defaultBackend === null && specDefault == null) {
     diagnose('warning', 'EmptyIngress', 'the Ingress has neither rules nor a defaultBackend; it routes nothing');
   }
@@ -90,6 +95,10 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
   for (let i = 0; i < rules.length; i++) {
     // 2. the host: invalid -> the whole rule is skipped.
     const rule = rules[i];
+    if (!isObject(rule)) {
+      diagnose('error', 'MalformedIngress', `spec.rules[${i}] is not an object; the rule is skipped`);
+      continue;
+    }
     const parsed = parseRuleHost(rule.host);
     if (!parsed.ok) {
       diagnose('error', 'InvalidHost', `spec.rules[${i}].host: ${parsed.error}; the rule is skipped`);
@@ -101,9 +110,17 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
     if (!hosts.some((h) => h.host === parsed.host)) hosts.push({ host: parsed.host, kind: parsed.kind });
 
     // 3. each path: invalid path or backend -> that path is skipped.
-    const paths = rule.http?.paths ?? [];
+    const http = rule.http;
+    if (http !== undefined && http !== null && (!isObject(http) || (http.paths != null && !Array.isArray(http.paths)))) {
+      diagnose('error', 'MalformedIngress', `spec.rules[${i}].http${isObject(http) ? '.paths is not a list' : ' is not an object'}; the rule has no paths`);
+    }
+    const paths = listOf(isObject(http) ? http.paths : undefined);
     for (let j = 0; j < paths.length; j++) {
       const where = `spec.rules[${i}].http.paths[${j}]`;
+      if (!isObject(paths[j])) {
+        diagnose('error', 'MalformedIngress', `${where} is not an object; the path is skipped`);
+        continue;
+      }
       const problems: PathProblem[] = [];
       const resolvedPath = resolvePath(paths[j], useRegex, problems);
       for (const problem of problems) diagnose(problem.severity, problem.reason, `${where}: ${problem.message}`);

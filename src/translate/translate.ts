@@ -3,7 +3,7 @@
 // The rules are documented in README "Routing rules"; the golden files in test/translate/fixtures
 // are the spec.
 import type { Diagnostic } from '../model/diagnostic.ts';
-import type { ObjectRef } from '../model/kube.ts';
+import type { Ingress, ObjectRef } from '../model/kube.ts';
 import type { BackendRef, Route, RouteConfig, TranslateResult, Upstream, VirtualHost } from '../model/route-config.ts';
 import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
@@ -14,7 +14,7 @@ import type { HostKind } from './hosts.ts';
 import { indexIngressClasses, isIngressOwned } from './ingress-class.ts';
 import { compareDiagnostics, compareIngressAge, compareRoutes, compareStrings, compareVirtualHosts } from './order.ts';
 import type { CandidateRoute, IngressRoutes, ResolvedBackend } from './rules.ts';
-import { translateIngressRules } from './rules.ts';
+import { ingressRef, translateIngressRules } from './rules.ts';
 
 interface HostBuilder {
   readonly host: string;
@@ -38,7 +38,8 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const index = indexServices(snapshot.services, snapshot.endpointSlices);
 
   // 2. Read every main Ingress, oldest first: that order decides every conflict below.
-  const ingresses = main.map((ingress) => translateIngressRules(ingress, index, report));
+  const read = (ingress: Ingress): IngressRoutes | null => readIngress(ingress, index, report);
+  const ingresses = main.map(read).filter((ingress) => ingress !== null);
   ingresses.sort((a, b) => compareIngressAge(a.age, b.age));
 
   // 3. Virtual hosts, their routes and default backends. Candidates arrive oldest Ingress first,
@@ -109,7 +110,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     main,
     canary,
     virtualHosts,
-    (ingress) => translateIngressRules(ingress, index, report),
+    (ingress) => read(ingress) ?? { routes: [], defaultBackend: null },
     diagnostics,
     use,
   );
@@ -134,6 +135,25 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
 
   const config: RouteConfig = { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, upstreams };
   return { config, diagnostics: sortUnique(diagnostics) };
+}
+
+/**
+ * translateIngressRules behind a safety net: the readers guard every field they use, but a
+ * malformed object from the file source (nothing validated it against the API schema) must
+ * cost only itself, never the whole table. A throw skips that Ingress with MalformedIngress.
+ */
+function readIngress(ingress: Ingress, index: ServiceIndex, report: (diagnostic: Diagnostic) => void): IngressRoutes | null {
+  try {
+    return translateIngressRules(ingress, index, report);
+  } catch (err) {
+    report({
+      severity: 'error',
+      object: ingressRef(ingress),
+      reason: 'MalformedIngress',
+      message: `the Ingress could not be read (${err instanceof Error ? err.message : String(err)}); it is skipped`,
+    });
+    return null;
+  }
 }
 
 function selectGlobalDefault(

@@ -57,6 +57,7 @@ const ROUTING_REASONS = [
   'RouteConflict',
   'DefaultBackendConflict',
   'EmptyIngress',
+  'MalformedIngress',
 ];
 
 test('every routing diagnostic reason appears in a golden file and in README "Routing rules"', () => {

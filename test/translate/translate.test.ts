@@ -86,3 +86,26 @@ describe('translate is pure', () => {
     assert.deepEqual(result, { config: { virtualHosts: [], defaultBackend: null, upstreams: [] }, diagnostics: [] });
   });
 });
+
+describe('one bad object never costs the others', () => {
+  test('an Ingress whose reading throws is skipped with MalformedIngress; the rest is served', () => {
+    const { objects, options } = loadFixture('hosts-exact-wildcard-any');
+    const exploding = {
+      kind: 'Ingress',
+      metadata: { name: 'exploding', namespace: 'shop', creationTimestamp: '2020-01-01T00:00:00Z' },
+      spec: {
+        ingressClassName: 'switchyard',
+        get rules(): never {
+          throw new Error('boom');
+        },
+      },
+    } as unknown as KubeObject;
+    const withBad = [...objects, exploding];
+    const { config, diagnostics } = translate(snapshotOf(withBad), options);
+    assert.deepEqual(
+      diagnostics.map((d) => [d.object.name, d.reason, d.message]),
+      [['exploding', 'MalformedIngress', 'the Ingress could not be read (boom); it is skipped']],
+    );
+    assert.deepEqual(config, translate(snapshotOf(objects), options).config);
+  });
+});
