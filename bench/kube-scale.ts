@@ -108,7 +108,7 @@ async function parent(): Promise<void> {
     if (e.verb === 'list' && firstListAt === 0) firstListAt = performance.now();
   });
   const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['child', kubeconfig], {
-    execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], // stdout: access log
   });
   try {
     const ready = await new Promise<ReadyMessage>((resolve, reject) => {
