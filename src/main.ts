@@ -9,6 +9,7 @@ import type { RouteConfig } from './model/route-config.ts';
 import type { TranslateOptions } from './model/snapshot.ts';
 import { AdminServer } from './observability/admin-server.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { createObservability, type Observability } from './observability/observability.ts';
 import { createProxyServer, type ProxyServer } from './proxy/server.ts';
 import { Controller } from './runtime/controller.ts';
 import { RouteRef } from './runtime/route-ref.ts';
@@ -32,6 +33,7 @@ export interface Switchyard {
   readonly sources: readonly Source[];
   readonly proxy: ProxyServer;
   readonly admin: AdminServer;
+  readonly observability: Observability;
   readonly httpAddress: AddressInfo;
   readonly adminAddress: AddressInfo;
   /** Stop sources, then listeners (in-flight requests get `graceMs`). Idempotent. */
@@ -53,7 +55,7 @@ export function translateOptionsOf(config: Config): TranslateOptions {
  * THE place where the source is chosen. Each entry builds the source(s) feeding `store`; add a
  * source kind here (and to --source in config.ts).
  */
-async function createSources(config: Config, store: Store, logger: Logger, controller: Controller<RouteTable>): Promise<Source[]> {
+async function createSources(config: Config, store: Store, logger: Logger, controller: Controller<RouteTable>, observability: Observability): Promise<Source[]> {
   switch (config.source) {
     case 'file':
       return [new FileSource({ dir: config.manifests, sink: store, logger })];
@@ -78,14 +80,15 @@ async function createSources(config: Config, store: Store, logger: Logger, contr
       const { StatusReporter } = await import('./status/status-reporter.ts');
       // Informers first, then leader election + Ingress status + Events (stopped in this order too:
       // the Lease is released last).
-      return [
-        new kube.KubeSource({ kubeConfig: loaded.kubeConfig, sink: store, logger, namespaces: config.watchNamespaces }),
-        new StatusReporter({
-          kubeConfig: loaded.kubeConfig, logger, store, controller, translateOptions: translateOptionsOf(config),
-          updateStatus: config.updateStatus, publishService: config.publishService, publishStatusAddress: config.publishStatusAddress,
-          electionId: config.electionId, podNamespace: config.podNamespace, podName: config.podName,
-        }),
-      ];
+      const kubeSource = new kube.KubeSource({ kubeConfig: loaded.kubeConfig, sink: store, logger, namespaces: config.watchNamespaces });
+      const reporter = new StatusReporter({
+        kubeConfig: loaded.kubeConfig, logger, store, controller, translateOptions: translateOptionsOf(config),
+        updateStatus: config.updateStatus, publishService: config.publishService, publishStatusAddress: config.publishStatusAddress,
+        electionId: config.electionId, podNamespace: config.podNamespace, podName: config.podName,
+      });
+      observability.followKubeSource(kubeSource); // watch restarts / relists per kind
+      observability.followLeader(reporter.elector); // leader gauge
+      return [kubeSource, reporter];
     }
   }
 }
@@ -96,12 +99,15 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
   // Until the first real table (after every source synced) the proxy serves an empty one: 404s,
   // and /readyz says 503 so no load balancer sends traffic yet.
   const routeRef = new RouteRef<RouteTable>(compile(EMPTY_CONFIG, { generation: 0 }));
+  // Metrics, access log, /metrics and /debug/* (README "Observability").
+  const observability = createObservability(config, logger);
   const controller = new Controller<RouteTable>({
     store,
     routeRef,
     logger,
     translate,
-    compile: (routeConfig, previous) => compile(routeConfig, { previous }),
+    // Each table binds its routes' metric children at compile time (no label lookup per request).
+    compile: (routeConfig, previous) => observability.bind((metrics) => compile(routeConfig, { previous, metrics })),
     translateOptions: translateOptionsOf(config),
     holdoffMs: config.syncHoldoffMs,
     maxHoldoffMs: config.syncMaxHoldoffMs,
@@ -115,12 +121,13 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
       readTimeout: config.proxyReadTimeoutMs,
       sendTimeout: config.proxySendTimeoutMs,
     },
+    onComplete: observability.onComplete, // per-route metrics + access log; undefined when both are off
   });
   const admin = new AdminServer({ logger });
   admin.addReadinessCheck('routes', () => controller.ready);
-  // Observability adds /metrics and /debug/* here: admin.route('/metrics', handler).
+  observability.attach({ controller, store, routeRef, admin });
 
-  const sources = await createSources(config, store, logger, controller);
+  const sources = await createSources(config, store, logger, controller, observability);
   const closers: ((graceMs: number) => unknown)[] = [];
   let closed: Promise<void> | null = null;
   const close = (graceMs = 10_000): Promise<void> => {
@@ -133,6 +140,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
   };
 
   try {
+    closers.push(() => observability.close()); // closed last: flushes the access log after the proxy stopped
     const httpAddress = await listen('http', () => proxy.listen(config.httpPort, config.bindAddress), logger, config.httpPort);
     closers.push((graceMs) => proxy.close(graceMs));
     const adminAddress = await listen('admin', () => admin.listen(config.adminPort, config.adminBindAddress), logger, config.adminPort);
@@ -149,7 +157,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
     }
     void controller.start(sources.map((s) => s.synced)).catch((err: unknown) => logger.error({ err }, 'a source failed to sync'));
 
-    return { config, logger, store, routeRef, controller, sources, proxy, admin, httpAddress, adminAddress, close };
+    return { config, logger, store, routeRef, controller, sources, proxy, admin, observability, httpAddress, adminAddress, close };
   } catch (err) {
     await close(0);
     throw err;
