@@ -64,6 +64,7 @@ async function setup(t: TestContext, holdoffMs = 20, maxHoldoffMs = 200) {
   const config = defaultConfig({
     manifests: dir, httpPort: 0, adminPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', adminBindAddress: '127.0.0.1',
     syncHoldoffMs: holdoffMs, syncMaxHoldoffMs: maxHoldoffMs,
+    accessLog: false, // the access log is asserted in test/observability; keep the test output clean
   });
   const app: Switchyard = await startSwitchyard(config, logger);
   t.after(async () => {
@@ -204,4 +205,50 @@ spec:
   assert.ok(bad, 'the broken document is logged');
   assert.equal(bad.file, 'broken.yaml');
   assert.ok(lines.some((l) => l.name === 'missing-svc' && l.level !== 'info' && l.level !== 'debug'), 'the missing Service is reported');
+});
+
+test('a request storm while the file is edited over and over: zero failed requests', async (t) => {
+  const { app, dir, port } = await setup(t, 5, 50);
+  await app.controller.whenReady();
+  const { Agent, request } = await import('undici');
+  const agent = new Agent({ connections: 16, pipelining: 1 });
+  t.after(() => agent.close());
+
+  let stop = false;
+  const seen = new Map<string, number>();
+  const failures: string[] = [];
+  let requests = 0;
+  const worker = async (): Promise<void> => {
+    while (!stop) {
+      try {
+        const res = await request(`http://127.0.0.1:${port}/api/items`, { dispatcher: agent, headers: { host: 'shop.example.test' } });
+        const body = await res.body.text();
+        requests++;
+        if (res.statusCode !== 200) failures.push(`${res.statusCode} ${body}`);
+        const who = body.split(' ')[0];
+        seen.set(who, (seen.get(who) ?? 0) + 1);
+      } catch (err) {
+        failures.push(String(err));
+      }
+    }
+  };
+  const workers = Array.from({ length: 16 }, () => worker());
+
+  // Flip /api between the api and v2 backends; wait for each flip to be served (table version).
+  const flips = 30;
+  for (let i = 0; i < flips; i++) {
+    const swapped = new Promise<void>((resolve) => {
+      const off = app.routeRef.onSwap(() => {
+        off();
+        resolve();
+      });
+    });
+    await writeFile(join(dir, 'shop.yaml'), shopIngress('/api', i % 2 === 0 ? 'v2' : 'api'));
+    await swapped;
+  }
+  stop = true;
+  await Promise.all(workers);
+  t.diagnostic(`${requests} requests across ${flips} table swaps from file edits; served by ${JSON.stringify(Object.fromEntries(seen))}`);
+  assert.deepEqual(failures.slice(0, 5), []);
+  assert.ok((seen.get('api') ?? 0) > 0 && (seen.get('v2') ?? 0) > 0, 'both versions were served');
 });
