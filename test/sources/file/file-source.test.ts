@@ -173,3 +173,29 @@ test('a burst of writes is debounced into few scans and ends in the final state'
   if (vanished) console.log(JSON.stringify(lines)); // for the post-mortem if this ever fails
   assert.equal(vanished, 0, 'a scan between truncate and write must not drop the object');
 });
+
+test('a sink that throws (a bug elsewhere) is logged; the source keeps running', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-files-'));
+  await writeFile(join(dir, 'a.yaml'), ingressYaml('a', 'a.test') + '---\n' + serviceYaml('web'));
+  const store = new Store();
+  const { logger, lines } = captureLogs();
+  let throwing = true;
+  const sink = {
+    apply: store.apply.bind(store),
+    replace: (kind: Parameters<Store['replace']>[0], objects: Parameters<Store['replace']>[1]) => {
+      if (throwing && kind === 'Ingress') throw new Error('sink bug');
+      return store.replace(kind, objects);
+    },
+  };
+  const source = new FileSource({ dir, sink, logger, rescanIntervalMs: 0 });
+  t.after(async () => {
+    source.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await source.start();
+  assert.equal(store.counts().Service, 1, 'other kinds still delivered');
+  assert.ok(lines.some((l) => l.level === 'error' && l.kind === 'Ingress'));
+  throwing = false;
+  await writeFile(join(dir, 'a.yaml'), ingressYaml('a', 'a2.test') + '---\n' + serviceYaml('web'));
+  await waitFor(store, () => hostsOf(store).join() === 'a=a2.test', 'recovery');
+});
