@@ -165,7 +165,8 @@ export class CanaryRule<U> {
     let cookie: string | undefined = undefined;
     const usesCookie = this.#usesCookie;
     const usesHeader = this.#usesHeader;
-    for (let j = 0; j < rawHeaders.length; j += 2) {
+    const n = usesCookie || usesHeader ? rawHeaders.length : 0; // weight-only rules read no header
+    for (let j = 0; j < n; j += 2) {
       const name = rawHeaders[j];
       if (usesCookie && equalsLowerCase(name, 'cookie')) cookie = cookie === undefined ? rawHeaders[j + 1] : `${cookie}; ${rawHeaders[j + 1]}`;
       if (!usesHeader) continue;
