@@ -248,7 +248,9 @@ describe('canary over real sockets', () => {
           await apply(ingress('web-canary', 'preview', canaryOn({ [`${NGINX}canary-weight`]: String(phases[i]) }), '2026-01-02T00:00:00Z'));
           phase = i;
         }
-        while (observed[i].stable + observed[i].preview < PER_PHASE) await new Promise((r) => setImmediate(r));
+        // Bounded: if requests stop succeeding, give up after 30 s and let the assertions say why.
+        const deadline = performance.now() + 30_000;
+        while (observed[i].stable + observed[i].preview < PER_PHASE && performance.now() < deadline) await new Promise((r) => setImmediate(r));
       }
     } finally {
       stop = true;
