@@ -28,7 +28,7 @@ export function renderAnnotationDoc(): string {
     '',
     `A canary Ingress keeps only these annotations of its own (as in ingress-nginx; Switchyard does not`,
     `implement them yet): ${CANARY_KEPT_ANNOTATIONS.map((k) => `\`${k}\``).join(', ')}.`,
-    'Every other non-canary annotation on a canary Ingress is ignored and reported as `CanaryAnnotationIgnored`.',
+    'Every other annotation of this table set on a canary Ingress is ignored and reported as `CanaryAnnotationIgnored`.',
   ].join('\n');
 }
 
