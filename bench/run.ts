@@ -38,8 +38,8 @@ if (values.help) {
   console.log(`usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.name).join(',')}] [--rounds N] [--duration SEC] [--no-readme]
   --quick      short runs, fewer rounds (a few minutes)
   --only       comma-separated scenarios (the upstream choice runs whenever a load scenario does)
-  --rounds     rounds per comparison (default 3, quick 2)
-  --duration   seconds per load run in comparisons (default 8, quick 3)
+  --rounds     rounds per comparison (default 5, quick 2)
+  --duration   seconds per load run in comparisons (default 5, quick 3)
   --no-readme  do not rewrite the README section`);
   process.exit(0);
 }
@@ -66,8 +66,8 @@ const nginx = ensureNginx(log);
 const quick = values.quick ?? false;
 const ctx: BenchContext = {
   quick,
-  rounds: Number(values.rounds ?? (quick ? 2 : 3)),
-  durationSec: Number(values.duration ?? (quick ? 3 : 8)),
+  rounds: Number(values.rounds ?? (quick ? 2 : 5)),
+  durationSec: Number(values.duration ?? (quick ? 3 : 5)),
   tmp,
   nginx,
   machine: machineInfo(nginx),

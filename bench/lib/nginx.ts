@@ -22,7 +22,7 @@ function which(cmd: string): string | null {
 
 function versionOf(path: string): string {
   const r = spawnSync(path, ['-v'], { encoding: 'utf8' });
-  return (r.stderr || r.stdout).trim().replace(/^nginx version:\s*/, '');
+  return (r.stderr || r.stdout).trim().replace(/^nginx version:\s*(nginx\/)?/, '');
 }
 
 /** Finds nginx, or installs Debian's (nginx-light, else nginx) when running as root. Null if neither. */

@@ -66,17 +66,53 @@ interface Phase {
   readonly switches?: { readonly observed: number; readonly total: number; readonly p50: number; readonly p99: number };
 }
 
-/** Drives `apply` at RATE_PER_SEC for `seconds` with a drift-free schedule; returns the count. */
-async function churn(seconds: number, apply: (i: number) => void): Promise<number> {
+/** One contender's runs: segments alternate with the other contender's, figures are medians. */
+interface Side {
+  readonly baselines: LoadSummary[];
+  readonly churns: LoadSummary[];
+  readonly switchTimes: number[];
+  switchesTotal: number;
+  changes: number;
+  baseline?: Phase;
+  churn?: Phase;
+  error?: string;
+}
+
+function newSide(): Side {
+  return { baselines: [], churns: [], switchTimes: [], switchesTotal: 0, changes: 0 };
+}
+
+/** Medians over segments (req/s, p50, p99); failures summed: what the README shows. */
+function aggregate(runs: readonly LoadSummary[]): LoadSummary {
+  const med = (f: (s: LoadSummary) => number): number => median(runs.map(f));
+  return {
+    rps: med((s) => s.rps),
+    p50: med((s) => s.p50),
+    p90: med((s) => s.p90),
+    p99: med((s) => s.p99),
+    max: Math.max(...runs.map((s) => s.max)),
+    mean: med((s) => s.mean),
+    requests: runs.reduce((n, s) => n + s.requests, 0),
+    errors: runs.reduce((n, s) => n + s.errors, 0),
+    timeouts: runs.reduce((n, s) => n + s.timeouts, 0),
+    non2xx: runs.reduce((n, s) => n + s.non2xx, 0),
+    mismatches: runs.reduce((n, s) => n + s.mismatches, 0),
+    durationSec: runs.reduce((n, s) => n + s.durationSec, 0),
+    statusCodes: {},
+  };
+}
+
+/** Drives `apply` at RATE_PER_SEC for `seconds` with a drift-free schedule, from change `first`. */
+async function churn(seconds: number, first: number, apply: (i: number) => void): Promise<number> {
   const started = performance.now();
   const period = 1000 / RATE_PER_SEC;
-  let i = 0;
+  let n = 0;
   while (performance.now() - started < seconds * 1000) {
-    apply(i++);
-    const next = started + i * period;
+    apply(first + n++);
+    const next = started + n * period;
     await delay(Math.max(0, next - performance.now()));
   }
-  return i;
+  return n;
 }
 
 /** Polls the hot route until it answers from `expected`; resolves with the ms it took or NaN. */
@@ -93,19 +129,33 @@ async function observe(port: number, expected: string, since: number): Promise<n
   return Number.NaN;
 }
 
-async function withChurn(port: number, seconds: number, connections: number, apply: (i: number, model: ChurnModel) => string | null): Promise<Phase> {
-  const model = new ChurnModel();
+/** One churn segment: load for `seconds` while `apply` runs 20 times a second; updates `side`. */
+async function churnSegment(side: Side, port: number, seconds: number, connections: number, model: ChurnModel, apply: (i: number, model: ChurnModel) => string | null): Promise<LoadSummary> {
   const loadPromise = runLoad({ url: `http://127.0.0.1:${port}/b100`, host: HOT_HOST, connections, durationSec: seconds });
   await delay(300); // let the load generator connect before the first change
   const probes: Promise<number>[] = [];
-  const changes = await churn(seconds - 0.8, (i) => {
+  side.changes += await churn(seconds - 0.8, side.changes, (i) => {
     const expected = apply(i, model);
     if (expected) probes.push(observe(port, expected, performance.now()));
   });
   const load = await loadPromise;
   const times = await Promise.all(probes);
-  const seen = times.filter((t) => Number.isFinite(t));
-  return { load, changes, switches: { observed: seen.length, total: times.length, p50: round(median(seen), 1), p99: round(percentile(seen, 99), 1) } };
+  side.switchesTotal += times.length;
+  for (const t of times) if (Number.isFinite(t)) side.switchTimes.push(t);
+  side.churns.push(load);
+  return load;
+}
+
+function finish(side: Side): void {
+  if (side.baselines.length) side.baseline = { load: aggregate(side.baselines), changes: 0 };
+  if (side.churns.length) {
+    const seen = side.switchTimes;
+    side.churn = {
+      load: aggregate(side.churns),
+      changes: side.changes,
+      switches: { observed: seen.length, total: side.switchesTotal, p50: round(median(seen), 1), p99: round(percentile(seen, 99), 1) },
+    };
+  }
 }
 
 export const churnScenario: Scenario = {
@@ -116,7 +166,8 @@ export const churnScenario: Scenario = {
     const connections = 50;
     const ups: Upstream[] = [];
     const stops: (() => Promise<void>)[] = [];
-    const data: Record<string, { baseline?: Phase; churn?: Phase; error?: string }> = {};
+    const data: Record<string, Side> = {};
+    const rounds = ctx.quick ? 1 : 3;
     try {
       ups.push(await startUpstream(shared.upstreamKind, 'churn-a', ctx.tmp, ctx.nginx));
       ups.push(await startUpstream(shared.upstreamKind, 'churn-b', ctx.tmp, ctx.nginx));
@@ -138,7 +189,7 @@ export const churnScenario: Scenario = {
         stops.push(() => started.stop());
         sy = started;
       } catch (err) {
-        data.switchyard = { error: (err as Error).message.split('\n')[0] };
+        data.switchyard = { ...newSide(), error: (err as Error).message.split('\n')[0] };
         ctx.log(`churn: switchyard not available: ${(err as Error).message}`);
       }
 
@@ -155,7 +206,7 @@ export const churnScenario: Scenario = {
         const instance = ng;
         stops.push(() => instance.stop());
       } else {
-        data.nginx = { error: 'nginx not available' };
+        data.nginx = { ...newSide(), error: 'nginx not available' };
       }
 
       const applySwitchyard = (i: number, model: ChurnModel): string | null => {
@@ -174,26 +225,31 @@ export const churnScenario: Scenario = {
         return action === 'switch' ? `churn-${model.hotBackend}` : null;
       };
 
-      // Alternated: baselines first (both), then churn (both).
-      if (sy) {
-        ctx.log('  switchyard: baseline (no churn)');
-        data.switchyard = { baseline: { load: await runLoad({ url: `http://127.0.0.1:${sy.port}/b100`, host: HOT_HOST, connections, durationSec: seconds }), changes: 0 } };
+      // Segments alternated: per round, baseline then churn for each contender in turn; the
+      // churn segments together make up `seconds` of changes at RATE_PER_SEC.
+      const segment = seconds / rounds;
+      const syModel = new ChurnModel();
+      const ngModel = new ChurnModel();
+      for (let r = 0; r < rounds; r++) {
+        if (sy) {
+          const side = (data.switchyard ??= newSide());
+          const base = await runLoad({ url: `http://127.0.0.1:${sy.port}/b100`, host: HOT_HOST, connections, durationSec: segment });
+          side.baselines.push(base);
+          const ch = await churnSegment(side, sy.port, segment, connections, syModel, applySwitchyard);
+          ctx.log(`  round ${r + 1}/${rounds} switchyard: no churn ${Math.round(base.rps)} req/s p99 ${base.p99} ms failed ${failures(base)}; churn ${Math.round(ch.rps)} req/s p99 ${ch.p99} ms failed ${failures(ch)}`);
+        }
+        if (ng) {
+          const side = (data.nginx ??= newSide());
+          const base = await runLoad({ url: `http://127.0.0.1:${ng.port}/b100`, host: HOT_HOST, connections, durationSec: segment });
+          side.baselines.push(base);
+          const ch = await churnSegment(side, ng.port, segment, connections, ngModel, applyNginx);
+          ctx.log(`  round ${r + 1}/${rounds} nginx:      no churn ${Math.round(base.rps)} req/s p99 ${base.p99} ms failed ${failures(base)}; reloads ${Math.round(ch.rps)} req/s p99 ${ch.p99} ms failed ${failures(ch)}`);
+        }
       }
-      if (ng) {
-        ctx.log('  nginx: baseline (no churn)');
-        data.nginx = { baseline: { load: await runLoad({ url: `http://127.0.0.1:${ng.port}/b100`, host: HOT_HOST, connections, durationSec: seconds }), changes: 0 } };
-      }
-      if (sy) {
-        ctx.log(`  switchyard: ${RATE_PER_SEC} changes/s for ${seconds} s`);
-        data.switchyard!.churn = await withChurn(sy.port, seconds, connections, applySwitchyard);
-      }
-      if (ng) {
-        ctx.log(`  nginx: ${RATE_PER_SEC} reloads/s for ${seconds} s`);
-        data.nginx!.churn = await withChurn(ng.port, seconds, connections, applyNginx);
-      }
+      for (const side of Object.values(data)) finish(side);
       for (const [name, d] of Object.entries(data)) {
         if (d.baseline && d.churn) {
-          ctx.log(`  ${name}: baseline ${Math.round(d.baseline.load.rps)} req/s p99 ${d.baseline.load.p99} ms failed ${failures(d.baseline.load)}; churn ${Math.round(d.churn.load.rps)} req/s p99 ${d.churn.load.p99} ms failed ${failures(d.churn.load)} (${d.churn.changes} changes, backend switch seen ${d.churn.switches?.observed}/${d.churn.switches?.total}, p50 ${d.churn.switches?.p50} ms)`);
+          ctx.log(`  ${name}: no churn p99 ${d.baseline.load.p99} ms, churn p99 ${d.churn.load.p99} ms, failed ${failures(d.churn.load)} (${d.churn.changes} changes, backend switch seen ${d.churn.switches?.observed}/${d.churn.switches?.total}, p50 ${d.churn.switches?.p50} ms)`);
         }
       }
     } finally {
@@ -207,8 +263,8 @@ export const churnScenario: Scenario = {
     return result(ctx, 'churn', {
       status: s?.churn && data.nginx?.churn ? 'ok' : s?.churn ? 'partial' : 'not available yet',
       note: s?.error ? `Switchyard not available: ${s.error}` : undefined,
-      settings: { seconds, connections, ratePerSec: RATE_PER_SEC, initialExtras: INITIAL_EXTRAS, upstream: shared.upstreamKind },
-      data,
+      settings: { seconds, rounds, segmentSec: seconds / rounds, connections, ratePerSec: RATE_PER_SEC, initialExtras: INITIAL_EXTRAS, upstream: shared.upstreamKind },
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, { baseline: v.baseline, churn: v.churn, error: v.error, segments: { baseline: v.baselines, churn: v.churns } }])),
       targets: [
         check('failed requests under churn', '0', failedUnderChurn, (v) => v === 0, String),
         check('p99 under churn vs no churn', '<= 1.5x', p99Ratio, (v) => v <= 1.5),
@@ -219,7 +275,7 @@ export const churnScenario: Scenario = {
   markdown(r) {
     const data = r.data as Record<string, { baseline?: Phase; churn?: Phase; error?: string }>;
     const lines = [
-      `${String(r.settings.connections)} connections on one route for ${String(r.settings.seconds)} s, without and with ${String(r.settings.ratePerSec)} route changes/s (add, edit, remove an Ingress, switch the loaded route's backend). nginx: regenerated config + reload per change.`,
+      `${String(r.settings.connections)} connections on one route, ${String(r.settings.seconds)} s without and ${String(r.settings.seconds)} s with ${String(r.settings.ratePerSec)} route changes/s (add, edit, remove an Ingress, switch the loaded route's backend), in ${String(r.settings.rounds)} alternated segments per contender (medians; failures summed). nginx: regenerated config + reload (SIGHUP) per change, as reload-based controllers do.`,
       '',
       '| contender | phase | req/s | p50 ms | p99 ms | failed | changes | backend switch seen (p50 / p99 ms) |',
       '|---|---|---:|---:|---:|---:|---:|---|',
