@@ -1,7 +1,7 @@
 // Reads the Dockerfile and .dockerignore the way `docker build` does (the parts we use), and lays
 // out on disk what the runtime image would contain, so tests can run the image's entrypoint
 // without a container engine.
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { REPO_ROOT } from './load-manifests.ts';
 
@@ -241,6 +241,25 @@ function copyFromStage(stages: readonly Stage[], from: string, source: string, t
     throw new Error(`COPY --from=${from} ${source}: only <workdir>/node_modules of an \`npm ci --omit=dev\` stage is emulated`);
   }
   for (const path of productionPackagePaths()) {
-    cpSync(join(REPO_ROOT, path), join(target, posix.relative('node_modules', path)), { recursive: true });
+    linkTree(join(REPO_ROOT, path), join(target, posix.relative('node_modules', path)));
+  }
+}
+
+/** Like `cp -r`, but hard-links files (copies across filesystems): 95 MB of node_modules in well under a second. */
+function linkTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) linkTree(source, target);
+    else if (entry.isSymbolicLink()) symlinkSync(readlinkSync(source), target);
+    else {
+      try {
+        linkSync(source, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+        copyFileSync(source, target);
+      }
+    }
   }
 }

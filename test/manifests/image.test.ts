@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -187,6 +187,17 @@ function runEntrypoint(image: EmulatedImage, args: readonly string[], env: Recor
   return { child, output: () => output, exited };
 }
 
+/** GET over node:http (fetch does not let a caller set Host). */
+function get(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject).end();
+  });
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -327,8 +338,8 @@ describe('the image\'s entrypoint', () => {
 
     // Traffic is routed.
     await until('a routed request', running, async () => {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/`, { headers: { host: 'shop.example' } });
-      return res.status === 200 && (await res.text()) === 'web';
+      const res = await get(httpPort, '/', 'shop.example');
+      return res.status === 200 && res.body === 'web';
     });
 
     // Leader election takes the Lease in the pod's namespace, and the leader publishes the
