@@ -6,6 +6,7 @@ import { compile } from './compile/compile.ts';
 import type { RouteTable } from './compile/route-table.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { RouteConfig } from './model/route-config.ts';
+import type { Ingress, IngressClass } from './model/kube.ts';
 import type { TranslateOptions } from './model/snapshot.ts';
 import { AdminServer } from './observability/admin-server.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -16,6 +17,7 @@ import { RouteRef } from './runtime/route-ref.ts';
 import type { Source } from './runtime/source.ts';
 import { FileSource, ManifestsDirError } from './sources/file/file-source.ts';
 import { Store } from './store/store.ts';
+import { indexIngressClasses, isIngressOwned, type ClassIndex } from './translate/ingress-class.ts';
 import { translate } from './translate/translate.ts';
 
 /** A usage/startup problem the user must fix: message on stderr, exit code 2. */
@@ -49,6 +51,19 @@ export function translateOptionsOf(config: Config): TranslateOptions {
     watchIngressWithoutClass: config.watchIngressWithoutClass,
     defaultBackendService: config.defaultBackendService,
   });
+}
+
+/** translate's ownership rule for the store, with the class index built once per set of classes. */
+function ingressOwnership(options: TranslateOptions): (ingress: Ingress, classes: readonly IngressClass[]) => boolean {
+  let indexed: readonly IngressClass[] | null = null;
+  let index: ClassIndex | null = null;
+  return (ingress, classes) => {
+    if (classes !== indexed || index === null) {
+      index = indexIngressClasses(classes, options);
+      indexed = classes;
+    }
+    return isIngressOwned(ingress, index, options);
+  };
 }
 
 /**
@@ -95,7 +110,12 @@ async function createSources(config: Config, store: Store, logger: Logger, contr
 
 /** Starts everything; resolves once the listeners are bound and the sources started (not yet ready). */
 export async function startSwitchyard(config: Config, logger: Logger): Promise<Switchyard> {
-  const store = new Store({ extraServices: config.defaultBackendService ? [config.defaultBackendService] : [] });
+  const translateOptions = translateOptionsOf(config);
+  const store = new Store({
+    extraServices: config.defaultBackendService ? [config.defaultBackendService] : [],
+    // Changes to Ingresses of other controllers' classes are stored but cause no rebuild.
+    isIngressOwned: ingressOwnership(translateOptions),
+  });
   // Until the first real table (after every source synced) the proxy serves an empty one: 404s,
   // and /readyz says 503 so no load balancer sends traffic yet.
   const routeRef = new RouteRef<RouteTable>(compile(EMPTY_CONFIG, { generation: 0 }));
@@ -108,7 +128,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
     translate,
     // Each table binds its routes' metric children at compile time (no label lookup per request).
     compile: (routeConfig, previous) => observability.bind((metrics) => compile(routeConfig, { previous, metrics })),
-    translateOptions: translateOptionsOf(config),
+    translateOptions,
     holdoffMs: config.syncHoldoffMs,
     maxHoldoffMs: config.syncMaxHoldoffMs,
   });

@@ -2,7 +2,7 @@
 // whether it can affect the route table ("relevant"). Only relevant changes wake the listener
 // (the scheduler); everything is still stored, so the next snapshot is complete and current.
 import type { Change, ChangeSink } from '../model/change.ts';
-import type { EndpointSlice, Ingress, KubeKind, KubeObject } from '../model/kube.ts';
+import type { EndpointSlice, Ingress, IngressClass, KubeKind, KubeObject } from '../model/kube.ts';
 import { KUBE_KINDS } from '../model/kube.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { keyOf, objectKey } from './keys.ts';
@@ -15,6 +15,12 @@ export interface StoreOptions {
   readonly extraServices?: readonly { readonly namespace: string; readonly name: string }[];
   /** Secrets referenced outside any Ingress (a controller-wide default certificate). */
   readonly extraSecrets?: readonly { readonly namespace: string; readonly name: string }[];
+  /**
+   * Whether an Ingress belongs to this controller, given the IngressClasses held (translate's
+   * ownership rule, injected so the store does not depend on translate). A change to an Ingress
+   * that is not ours before nor after is stored but not relevant. Absent: every Ingress matters.
+   */
+  readonly isIngressOwned?: (ingress: Ingress, classes: readonly IngressClass[]) => boolean;
 }
 
 export type StoreCounts = Readonly<Record<KubeKind, number>>;
@@ -58,11 +64,14 @@ export class Store implements ChangeSink {
   readonly #secretRefs = new RefCounts();
   readonly #serviceRefs = new RefCounts();
   readonly #listeners = new Set<() => void>();
+  readonly #isIngressOwned: ((ingress: Ingress, classes: readonly IngressClass[]) => boolean) | null;
+  #classes: readonly IngressClass[] | null = null;
   #snapshot: Snapshot | null = null;
   #relevant = 0;
   #ignored = 0;
 
   constructor(options: StoreOptions = {}) {
+    this.#isIngressOwned = options.isIngressOwned ?? null;
     this.#serviceRefs.add((options.extraServices ?? []).map((s) => objectKey(s.namespace, s.name)));
     this.#secretRefs.add((options.extraSecrets ?? []).map((s) => objectKey(s.namespace, s.name)));
   }
@@ -170,6 +179,7 @@ export class Store implements ChangeSink {
     map.set(key, object);
     this.#snapshot = null;
     if (kind === 'Ingress') this.#indexIngress(key, object as Ingress);
+    if (kind === 'IngressClass') this.#classes = null;
     return relevantBefore || this.#matters(object);
   }
 
@@ -181,6 +191,7 @@ export class Store implements ChangeSink {
     map.delete(key);
     this.#snapshot = null;
     if (kind === 'Ingress') this.#unindexIngress(key);
+    if (kind === 'IngressClass') this.#classes = null;
     return relevant;
   }
 
@@ -189,6 +200,7 @@ export class Store implements ChangeSink {
     const namespace = object.metadata.namespace ?? '';
     switch (object.kind) {
       case 'Ingress':
+        return this.#isIngressOwned === null || this.#isIngressOwned(object, this.#ingressClasses());
       case 'IngressClass':
         return true;
       case 'Secret':
@@ -202,6 +214,12 @@ export class Store implements ChangeSink {
       default:
         return false;
     }
+  }
+
+  /** The IngressClasses held, as one array that stays the same until an IngressClass changes. */
+  #ingressClasses(): readonly IngressClass[] {
+    this.#classes ??= Object.freeze([...this.#objects.get('IngressClass')!.values()] as IngressClass[]);
+    return this.#classes;
   }
 
   #indexIngress(key: string, ingress: Ingress): void {

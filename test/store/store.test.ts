@@ -139,3 +139,22 @@ test('malformed Ingress shapes never throw in the store', () => {
   const weird = { kind: 'Ingress', metadata: { name: 'w', namespace: 'default' }, spec: { rules: 'nope', tls: [null, { secretName: 5 }] } } as unknown as Ingress;
   assert.equal(store.apply({ type: 'upsert', object: weird }), true);
 });
+
+test('Ingresses of another controller: stored, not relevant, unless they move to or from us', async () => {
+  const { indexIngressClasses, isIngressOwned } = await import('../../src/translate/ingress-class.ts');
+  const options = { ingressClass: 'switchyard', controllerName: 'switchyard.dev/ingress-controller', watchIngressWithoutClass: false, defaultBackendService: null };
+  const store = new Store({ isIngressOwned: (i, classes) => isIngressOwned(i, indexIngressClasses(classes, options), options) });
+  const nginx: IngressClass = { kind: 'IngressClass', metadata: { name: 'nginx', namespace: '' }, spec: { controller: 'k8s.io/ingress-nginx' } };
+  store.replace('IngressClass', [klass, nginx]);
+  const withClass = (name: string, cls: string, host: string): Ingress => ({ ...ingress(name), spec: { ...ingress(name).spec, ingressClassName: cls, rules: [{ host }] } });
+  assert.equal(store.apply({ type: 'upsert', object: withClass('x', 'nginx', 'a.test') }), false, 'theirs');
+  assert.equal(store.apply({ type: 'upsert', object: withClass('x', 'nginx', 'b.test') }), false, 'still theirs');
+  assert.equal(store.counts().Ingress, 1, 'stored anyway');
+  assert.equal(store.apply({ type: 'upsert', object: withClass('x', 'switchyard', 'b.test') }), true, 'moved to us');
+  assert.equal(store.apply({ type: 'upsert', object: withClass('x', 'nginx', 'b.test') }), true, 'moved away from us');
+  assert.equal(store.apply({ type: 'delete', kind: 'Ingress', namespace: 'default', name: 'x' }), false, 'theirs deleted');
+  assert.equal(store.apply({ type: 'upsert', object: ingress('noclass') }), false, 'no class, no default class, not watching classless');
+  // The nginx class is handed to us: relevant (the IngressClass change), and its Ingresses now matter.
+  assert.equal(store.apply({ type: 'upsert', object: { ...nginx, spec: { controller: 'switchyard.dev/ingress-controller' } } }), true);
+  assert.equal(store.apply({ type: 'upsert', object: withClass('y', 'nginx', 'c.test') }), true);
+});
