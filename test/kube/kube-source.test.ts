@@ -21,7 +21,7 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(opts: { namespaces?: string[]; token?: string; goneAs?: 'event' | 'http'; server?: KubeApiServer; seed?: (s: KubeApiServer) => void; start?: boolean } = {}): Promise<Harness> {
+async function harness(opts: { namespaces?: string[]; token?: string; goneAs?: 'event' | 'http'; server?: KubeApiServer; seed?: (s: KubeApiServer) => void; start?: boolean; pageSize?: number } = {}): Promise<Harness> {
   const server = opts.server ?? new KubeApiServer({ token: opts.token, goneAs: opts.goneAs });
   await server.start();
   opts.seed?.(server);
@@ -32,7 +32,7 @@ async function harness(opts: { namespaces?: string[]; token?: string; goneAs?: '
   const sink = new RecordingSink();
   const source = new KubeSource({
     kubeConfig, sink, logger: silent, namespaces: opts.namespaces,
-    backoff: { initialMs: 20, maxMs: 200 },
+    backoff: { initialMs: 20, maxMs: 200 }, pageSize: opts.pageSize,
   });
   if (opts.start !== false) source.start();
   return {
@@ -259,9 +259,14 @@ test('unreachable API server at start: not synced, retried until it comes up', a
   });
   try {
     source.start();
-    await new Promise((r) => setTimeout(r, 150));
+    // Every informer fails its list and is restarted (client-node alone would stop here).
+    const deadline = Date.now() + 10_000;
+    while (!Object.values(source.stats()).every((s) => s.restarts >= 2)) {
+      assert.ok(Date.now() < deadline, 'informers restarted');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     assert.equal(source.isSynced, false);
-    assert.ok(Object.values(source.stats()).every((s) => s.restarts >= 1 && s.lists === 0));
+    assert.ok(Object.values(source.stats()).every((s) => s.lists === 0 && s.listFailures >= 2));
     seedBasic(server);
     await server.start();
     await source.synced;
@@ -295,6 +300,57 @@ test('bearer token from the kubeconfig is sent', async () => {
     await h.source.synced;
     assert.ok(h.server.requestLog.every((e) => e.code !== 401));
     assert.deepEqual(h.sink.names('Ingress'), ['shop/web']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('first list from the watch cache (resourceVersion=0); relists consistent and paginated, expired continue falls back', async () => {
+  const h = await harness({
+    pageSize: 2,
+    seed: (s) => {
+      seedBasic(s);
+      for (let i = 0; i < 4; i++) s.put(ingress('shop', `more-${i}`, { host: `m${i}.example.com`, service: 'web' }));
+    },
+  });
+  try {
+    await h.source.synced;
+    const ingressLists = () => h.server.requestLog.filter((e) => e.verb === 'list' && e.resource === 'ingresses');
+    assert.deepEqual(ingressLists().map((e) => e.query.resourceVersion), ['0']);
+    assert.equal(ingressLists()[0].query.limit, undefined);
+    assert.equal(h.sink.names('Ingress').length, 5);
+    await h.server.waitForWatchers(5);
+
+    // 410 -> relist: no resourceVersion, pages of 2 (5 Ingresses -> 3 requests).
+    h.server.put(ingress('shop', 'more-4', { host: 'm4.example.com', service: 'web' }));
+    h.server.remove('Ingress', 'shop', 'more-0');
+    h.server.compact();
+    await h.sink.waitFor(() => h.source.stats().Ingress.relists === 1, 'relisted');
+    const relist = ingressLists().slice(1);
+    assert.equal(relist.length, 3);
+    assert.ok(relist.every((e) => e.query.resourceVersion === undefined && e.query.limit === '2'));
+    assert.equal(relist[0].query.continue, undefined);
+    assert.ok(relist[1].query.continue && relist[2].query.continue);
+    assert.deepEqual(h.sink.names('Ingress'), ['shop/more-1', 'shop/more-2', 'shop/more-3', 'shop/more-4', 'shop/web']);
+
+    // The continue token expires mid-list (compaction between pages): one unpaginated list instead.
+    await h.server.waitForWatchers(5);
+    const before = ingressLists().length;
+    let compacted = false;
+    const off = h.server.onRequest((e) => {
+      if (!compacted && e.resource === 'ingresses' && e.verb === 'list' && e.query.limit === '2' && e.query.continue === undefined) {
+        compacted = true;
+        h.server.compact(false);
+      }
+    });
+    h.server.remove('Ingress', 'shop', 'more-1');
+    h.server.compact();
+    await h.sink.waitFor(() => h.source.stats().Ingress.relists === 2, 'relisted again');
+    off();
+    const last = ingressLists().slice(before);
+    assert.deepEqual(last.map((e) => [e.code, e.query.limit ?? 'all', e.query.continue === undefined ? '' : 'continue']),
+      [[200, '2', ''], [410, '2', 'continue'], [200, 'all', '']]);
+    assert.deepEqual(h.sink.names('Ingress'), ['shop/more-2', 'shop/more-3', 'shop/more-4', 'shop/web']);
   } finally {
     await h.close();
   }

@@ -47,6 +47,8 @@ export interface RequestLogEntry {
   /** HTTP status answered (watch: 200 when the stream opened). */
   readonly code: number;
   readonly userAgent: string;
+  /** The query parameters (resourceVersion, limit, continue, selectors, watch options). */
+  readonly query: Readonly<Record<string, string>>;
 }
 
 interface HistoryEvent {
@@ -297,8 +299,9 @@ export class KubeApiServer {
     });
   }
 
-  #log(entry: Omit<RequestLogEntry, 'userAgent'>, req: IncomingMessage): void {
-    const e = { ...entry, userAgent: String(req.headers['user-agent'] ?? '') };
+  #log(entry: Omit<RequestLogEntry, 'userAgent' | 'query'>, req: IncomingMessage): void {
+    const query = Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams);
+    const e = { ...entry, userAgent: String(req.headers['user-agent'] ?? ''), query };
     this.requestLog.push(e);
     for (const l of this.#logListeners) l(e);
   }
@@ -349,22 +352,53 @@ export class KubeApiServer {
           sendStatus(res, 400, 'BadRequest', match.message);
           return;
         }
+        // Pagination (limit/continue) as the real server does it from etcd; with resourceVersion=0
+        // the real server answers from its watch cache and ignores limit, and so do we.
+        const limit = Number(url.searchParams.get('limit') ?? '0');
+        const rvParam = url.searchParams.get('resourceVersion') ?? '';
+        const token = url.searchParams.get('continue') ?? '';
+        let listRv = this.#rv;
+        let after = '';
+        if (token !== '') {
+          let parsed: { rv?: number; after?: string } | undefined;
+          try {
+            parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+          } catch {
+            parsed = undefined;
+          }
+          if (parsed === undefined || typeof parsed.rv !== 'number' || typeof parsed.after !== 'string') {
+            logged(400);
+            sendStatus(res, 400, 'BadRequest', 'invalid continue token');
+            return;
+          }
+          if (parsed.rv < this.#minValidRv) {
+            logged(410);
+            sendStatus(res, 410, 'Expired', 'The provided continue parameter is too old to display a consistent list result.');
+            return;
+          }
+          listRv = parsed.rv;
+          after = parsed.after;
+        }
         logged(200);
+        const all: Json[] = [];
+        for (const o of store.values()) if (match(o)) all.push(o);
+        all.sort(compareObjects);
+        let start = 0;
+        if (after !== '') while (start < all.length && keyOfObject(all[start]) <= after) start++;
+        const paginate = limit > 0 && rvParam !== '0';
+        const end = paginate ? Math.min(all.length, start + limit) : all.length;
         const items: Json[] = [];
-        for (const o of store.values()) {
-          if (!match(o)) continue;
+        for (let i = start; i < end; i++) {
           // Like a real API server: list items carry no kind/apiVersion.
-          const { kind: _k, apiVersion: _a, ...item } = o;
+          const { kind: _k, apiVersion: _a, ...item } = all[i];
           items.push(item);
         }
-        items.sort(compareObjects);
-        const list = {
-          kind: `${resource.kind}List`,
-          apiVersion: apiVersionOf(resource),
-          metadata: { resourceVersion: String(this.#rv) },
-          items,
-        };
-        sendJson(res, 200, list);
+        const metadata: Json = { resourceVersion: String(listRv) };
+        if (end < all.length) {
+          metadata.continue = Buffer.from(JSON.stringify({ rv: listRv, after: keyOfObject(all[end - 1]) })).toString('base64url');
+          metadata.remainingItemCount = all.length - end;
+        }
+        sendJson(res, 200, { kind: `${resource.kind}List`, apiVersion: apiVersionOf(resource), metadata, items });
         return;
       }
       case 'watch':
@@ -710,6 +744,10 @@ function splitSelector(s: string): string[] {
   }
   if (cur.trim() !== '') out.push(cur.trim());
   return out;
+}
+
+function keyOfObject(o: Json): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
 function compareObjects(a: Json, b: Json): number {

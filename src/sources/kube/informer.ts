@@ -55,6 +55,8 @@ export interface InformerOptions {
   /** Server-side watch timeout, picked in [min, max] per watch like client-go (5-10 min). */
   readonly watchTimeoutSeconds: { readonly min: number; readonly max: number };
   readonly random?: () => number;
+  /** Page size of relists (limit/continue); default 500 like client-go. */
+  readonly pageSize?: number;
 }
 
 export class KindInformer {
@@ -75,6 +77,7 @@ export class KindInformer {
   #stopped = true;
   #started = false;
   #attempt = 0;
+  #gone = false;
   #restartTimer: NodeJS.Timeout | undefined;
   #repairTimer: NodeJS.Timeout | undefined;
   readonly #delays = new Set<() => void>();
@@ -130,6 +133,12 @@ export class KindInformer {
     this.#attempt = 0;
   }
 
+  /** The watch answered 410 Gone: the relist that follows should not wait for ListWatch's
+   *  reconnect delay (meant against tight reconnect loops, not against a needed relist). */
+  noteGone(): void {
+    this.#gone = true;
+  }
+
   noteWatchOpened(): void {
     this.stats.watches++;
     this.#attempt = 0;
@@ -149,7 +158,11 @@ export class KindInformer {
     const { spec } = this;
     let list;
     try {
-      list = await listRaw(this.#options.kubeConfig, spec.path(this.namespace), { fieldSelector: spec.fieldSelector, labelSelector: undefined });
+      list = await listRaw(this.#options.kubeConfig, spec.path(this.namespace), {
+        fieldSelector: spec.fieldSelector, labelSelector: undefined,
+        // First list from the API server's watch cache; relists (410) consistent, in pages.
+        resourceVersion: this.hasListed ? undefined : '0', pageSize: this.#options.pageSize ?? 500,
+      });
     } catch (err) {
       this.stats.listFailures++;
       throw err;
@@ -243,6 +256,10 @@ export class KindInformer {
   /** ListWatch's own reconnect delay; cut short by stop(). */
   #delay(ms: number): Promise<void> {
     if (this.#stopped) return Promise.resolve();
+    if (this.#gone) {
+      this.#gone = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
@@ -280,10 +297,12 @@ class GuardedWatch extends Watch {
       params,
       (phase, apiObj, watchObj) => {
         informer.noteEvent();
+        if (phase === 'ERROR' && apiObj?.code === 410) informer.noteGone();
         callback(phase, apiObj, watchObj);
       },
       (err) => {
         if (err) failed = true;
+        if (err?.statusCode === 410) informer.noteGone();
         done(err);
       },
     );

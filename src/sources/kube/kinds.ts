@@ -11,12 +11,6 @@ export interface ApiList {
   readonly items: readonly unknown[];
 }
 
-export interface ListArgs {
-  readonly namespace: string | undefined;
-  readonly fieldSelector: string | undefined;
-  readonly labelSelector: string | undefined;
-}
-
 /** An HTTP error from the API server, shaped like client-node's (statusCode 410 means relist). */
 export class KubeApiError extends Error {
   readonly code = 'SWY_ERR_KUBE_API';
@@ -30,6 +24,20 @@ export class KubeApiError extends Error {
   }
 }
 
+/** How a list is read. */
+export interface ListOptions {
+  readonly fieldSelector: string | undefined;
+  readonly labelSelector: string | undefined;
+  /**
+   * "0": any recent state, served from the API server's watch cache (cheap; limit is ignored
+   * there). Used for an informer's first list, like client-go. undefined: the latest state, a
+   * consistent read from etcd, fetched in pages of `pageSize`: used for relists (after a 410 the
+   * state must not go back in time).
+   */
+  readonly resourceVersion: '0' | undefined;
+  readonly pageSize: number;
+}
+
 /**
  * LIST a collection as raw JSON. client-node's generated list methods deserialize every item into
  * model classes (Dates included) that we would then walk again to normalize: at 10,000 objects that
@@ -37,12 +45,40 @@ export class KubeApiError extends Error {
  * built and authenticated exactly as client-node's own Watch does it (applySecurityAuthentication:
  * tokens, client certificates, exec plugins, CA), only the response stays JSON.
  */
-export async function listRaw(kc: KubeConfig, path: string, args: Omit<ListArgs, 'namespace'>): Promise<ApiList> {
+export async function listRaw(kc: KubeConfig, path: string, options: ListOptions): Promise<ApiList> {
+  const items: unknown[] = [];
+  let token: string | undefined;
+  let resourceVersion: string | undefined;
+  // 1. one page per request, following `continue` until the list is complete
+  for (;;) {
+    let page: ApiList & { metadata?: { continue?: string } };
+    try {
+      page = await listPage(kc, path, options, token);
+    } catch (err) {
+      // 2. the continue token expired (the list took longer than the compaction interval): one
+      //    unpaginated read instead, as client-go's pager falls back to
+      if (token !== undefined && err instanceof KubeApiError && err.statusCode === 410) {
+        return await listPage(kc, path, { ...options, pageSize: 0 }, undefined);
+      }
+      throw err;
+    }
+    for (const item of page.items) items.push(item);
+    resourceVersion ??= page.metadata?.resourceVersion;
+    token = page.metadata?.continue || undefined;
+    // 3. done: the resourceVersion of the first page is the one the whole list is consistent at
+    if (token === undefined) return { metadata: { resourceVersion }, items };
+  }
+}
+
+async function listPage(kc: KubeConfig, path: string, options: ListOptions, token: string | undefined): Promise<ApiList & { metadata?: { continue?: string } }> {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new Error('kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
-  if (args.fieldSelector !== undefined) url.searchParams.set('fieldSelector', args.fieldSelector);
-  if (args.labelSelector !== undefined) url.searchParams.set('labelSelector', args.labelSelector);
+  if (options.fieldSelector !== undefined) url.searchParams.set('fieldSelector', options.fieldSelector);
+  if (options.labelSelector !== undefined) url.searchParams.set('labelSelector', options.labelSelector);
+  if (options.resourceVersion !== undefined) url.searchParams.set('resourceVersion', options.resourceVersion);
+  else if (options.pageSize > 0) url.searchParams.set('limit', String(options.pageSize));
+  if (token !== undefined) url.searchParams.set('continue', token);
   const ctx = new RequestContext(url.toString(), HttpMethod.GET);
   ctx.setHeaderParam('Accept', 'application/json');
   await kc.applySecurityAuthentication(ctx);
@@ -60,7 +96,7 @@ export async function listRaw(kc: KubeConfig, path: string, args: Omit<ListArgs,
     }
     throw new KubeApiError(response.status, `list ${path}: ${response.status} ${message}`, reason);
   }
-  const list = JSON.parse(text) as ApiList;
+  const list = JSON.parse(text) as ApiList & { metadata?: { continue?: string } };
   if (typeof list !== 'object' || list === null || (list.items !== null && list.items !== undefined && !Array.isArray(list.items))) {
     throw new KubeApiError(response.status, `list ${path}: not a list`);
   }

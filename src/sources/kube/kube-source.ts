@@ -20,6 +20,8 @@ export interface KubeSourceOptions {
   readonly namespaces?: readonly string[];
   readonly backoff?: BackoffOptions;
   readonly watchTimeoutSeconds?: { readonly min: number; readonly max: number };
+  /** Relist page size (limit/continue), default 500. */
+  readonly pageSize?: number;
   /** Defaults to every kind in KIND_SPECS. */
   readonly kinds?: readonly KindSpec[];
 }
@@ -49,6 +51,7 @@ export class KubeSource implements InformerListener {
           spec, namespace, kubeConfig: options.kubeConfig, listener: this, logger: options.logger,
           backoff: options.backoff ?? DEFAULT_BACKOFF,
           watchTimeoutSeconds: options.watchTimeoutSeconds ?? { min: 300, max: 600 },
+          pageSize: options.pageSize,
         });
         list.push(informer);
         this.#informers.push(informer);
