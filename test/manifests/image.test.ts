@@ -130,8 +130,10 @@ describe('.dockerignore', () => {
 
 describe('what src/ needs at run time is in the image', () => {
   const sources = filesUnder('src').filter((f) => f.endsWith('.ts'));
-  // Value imports only: `import type` and `export type` are erased by type stripping.
-  const IMPORT = /^\s*(?:import|export)\s+(?!type\b)(?:[\s\S]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  // Value imports only: `import type` and `export type` are erased by type stripping (an
+  // `import { type A } from 'x'` still loads x). The clause stops at `;` and quotes, so a match never
+  // runs from one statement into the next.
+  const IMPORT = /^\s*(?:import|export)\s+(?!type\b)(?:[^;'"]*?\sfrom\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
   function importsOf(file: string): string[] {
     const text = readFileSync(join(REPO_ROOT, file), 'utf8');
@@ -139,14 +141,17 @@ describe('what src/ needs at run time is in the image', () => {
   }
 
   it('every package imported by src/ is a production dependency', () => {
-    assert.ok(sources.includes('src/config.ts'));
+    const seen = new Set<string>();
     for (const file of sources) {
       for (const specifier of importsOf(file)) {
         if (specifier.startsWith('.') || isBuiltin(specifier)) continue;
         const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0];
+        seen.add(name);
         assert.ok(name in pkg.dependencies, `${file} imports ${specifier}: ${name} is not in "dependencies" (npm ci --omit=dev leaves it out of the image)`);
       }
     }
+    // The scan finds what we know is used (it is not vacuously passing).
+    for (const name of ['undici', '@kubernetes/client-node', 'yaml']) assert.ok(seen.has(name), name);
   });
 
   it('relative imports in src/ stay inside src/ (the image has no test/, bench/ or examples/)', () => {
