@@ -5,6 +5,7 @@
 
 import type { CompiledRoute } from '../compile/compiled-route.ts';
 import type { Exchange } from '../proxy/exchange.ts';
+import { errorSpec } from '../proxy/errors.ts';
 import type { AccessLog, AccessLogRecord } from './access-log.ts';
 import type { RouteSeries } from './route-metrics.ts';
 
@@ -22,6 +23,15 @@ function canaryOf(e: Exchange): CanaryServed | null {
 function connectSeconds(e: Exchange): number {
   if (e.upstreamStart === 0) return -1;
   return e.connectedAt === 0 ? -1 : (e.connectedAt - e.upstreamStart) / 1000;
+}
+
+/**
+ * Body bytes sent to the client: the upstream's body, or the proxy's own error body (404, 502, ...)
+ * when the proxy answered itself (no upstream response started, headers sent by Exchange.fail).
+ */
+function responseBytes(e: Exchange): number {
+  if (e.responseStart === 0 && e.errorCode !== null && e.res.headersSent) return errorSpec(e.errorCode).body.length;
+  return e.bytesOut;
 }
 
 /**
@@ -94,7 +104,7 @@ class ExchangeAccessView implements AccessLogRecord {
     return this.#x.bytesIn;
   }
   get bytesOut(): number {
-    return this.#x.bytesOut;
+    return responseBytes(this.#x);
   }
   get userAgent(): string {
     // Scan rawHeaders instead of touching req.headers (node builds that object lazily).
@@ -167,7 +177,7 @@ export class RequestObserver {
       e.method,
       e.status,
       e.bytesIn,
-      e.bytesOut,
+      responseBytes(e),
       (e.endTime - e.startTime) / 1000,
       connectSeconds(e),
       contacted ? (e.endTime - e.upstreamStart) / 1000 : -1,

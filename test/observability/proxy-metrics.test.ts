@@ -184,6 +184,7 @@ test('real requests through the proxy produce exactly the expected series, label
   assert.equal(scan.route, null);
   assert.equal(scan.host, 'scan-0.attacker.example', 'the access log shows what the client sent');
   assert.equal(scan.status, 404);
+  assert.ok(scan.bytesOut > 0, 'the proxy\'s own 404 body is counted');
   rmSync(dir, { recursive: true });
 });
 
