@@ -34,7 +34,8 @@ EXPOSE 8080 8443 10254
 # The controller handles SIGTERM itself: stop taking new work, drain, exit. Node runs as PID 1
 # here; it spawns no children, so there is nothing for an init process to reap.
 STOPSIGNAL SIGTERM
-# For `docker run`; Kubernetes ignores HEALTHCHECK and uses the Deployment's probes.
+# For `docker run` (assumes the default --admin-port); Kubernetes ignores HEALTHCHECK and uses the
+# Deployment's probes.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:10254/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/nodejs/bin/node", "src/main.ts"]
