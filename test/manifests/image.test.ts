@@ -103,6 +103,12 @@ describe('Dockerfile', () => {
       assert.ok(!production.has(`node_modules/${name}`), name);
     }
   });
+  it('no production package needs an install script (the build runs npm ci --ignore-scripts)', () => {
+    const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }> };
+    const needsScripts = Object.entries(lock.packages).filter(([path, meta]) => path !== '' && meta.dev !== true && meta.hasInstallScript === true).map(([path]) => path);
+    assert.deepEqual(needsScripts, []);
+    assert.ok(stages[0].instructions.some((i) => i.keyword === 'RUN' && /npm ci\b.*--ignore-scripts/.test(i.args)));
+  });
 });
 
 describe('.dockerignore', () => {
