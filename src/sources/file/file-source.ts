@@ -2,7 +2,7 @@
 // the folder triggers a (debounced) re-scan; files whose stat is unchanged are not re-parsed; the
 // full state of each kind goes to the store with `replace`, so edits, new files, deleted files and
 // editors' rename-over-the-original saves all take effect live.
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
@@ -46,15 +46,6 @@ const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const RECENT_MS = 2000;
 const SETTLE_MS = 100;
 
-/** Milliseconds since `file` was modified (Infinity when unknown). */
-function recentMs(file: string): number {
-  try {
-    return Date.now() - statSync(file).mtimeMs;
-  } catch {
-    return Infinity;
-  }
-}
-
 interface CachedFile {
   /** dev/ino/size/mtime/ctime: a changed stamp means re-read. */
   readonly stamp: string;
@@ -90,6 +81,8 @@ export class FileSource implements Source {
   #problems = 0;
   #dirMissing = false;
   #delivered = false;
+  /** Files that defined objects and were last read empty, since when (see #refresh). */
+  readonly #emptySince = new Map<string, { readonly at: number; readonly stamp: string }>();
   readonly #scanListeners = new Set<(stats: FileSourceStats) => void>();
 
   constructor(options: FileSourceOptions) {
@@ -336,12 +329,18 @@ export class FileSource implements Source {
       this.#cache.set(file, { ...previous, stamp });
       return false;
     }
-    // Writers truncate, then write: an empty file that was just modified is most likely caught
-    // in between. Keep what it defined and look again shortly; a file still empty then is empty.
-    if (previous !== undefined && previous.objects.length > 0 && text.trim() === '' && recentMs(full) < SETTLE_MS) {
-      this.#trigger(SETTLE_MS);
-      return false;
+    // Writers truncate, then write: a file that defined objects and now reads empty is most likely
+    // caught in between. Keep what it defined and look again; only a file that stayed empty and
+    // untouched (same stamp) for SETTLE_MS is taken as emptied.
+    if (previous !== undefined && previous.objects.length > 0 && text.trim() === '') {
+      const seen = this.#emptySince.get(file);
+      if (seen === undefined || seen.stamp !== stamp || performance.now() - seen.at < SETTLE_MS) {
+        if (seen === undefined || seen.stamp !== stamp) this.#emptySince.set(file, { at: performance.now(), stamp });
+        this.#trigger(SETTLE_MS);
+        return false;
+      }
     }
+    this.#emptySince.delete(file);
     const parsed = parseManifest(text, /\.json$/i.test(file));
     for (const p of parsed.problems) {
       log.warn({ document: p.document, line: p.line, reason: 'InvalidManifest' }, p.reason);

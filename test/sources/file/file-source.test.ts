@@ -119,6 +119,11 @@ test('live: edit, add, delete and rename-over files', async (t) => {
   // 5. delete
   await unlink(join(dir, 'team', 'b.yaml'));
   await waitFor(store, () => hostsOf(store).join() === 'a=a4.test', 'delete');
+  // 6. a file emptied on purpose: its objects go (after a short settle, see the burst test)
+  await writeFile(join(dir, 'z.yaml'), '');
+  await waitFor(store, () => hostsOf(store).length === 0, 'emptied');
+  await writeFile(join(dir, 'z.yaml'), ingressYaml('a', 'a5.test'));
+  await waitFor(store, () => hostsOf(store).join() === 'a=a5.test', 'refilled');
   await rm(join(dir, 'z.yaml'));
   await waitFor(store, () => hostsOf(store).length === 0, 'delete last');
 });
