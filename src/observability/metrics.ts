@@ -4,7 +4,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RouteConfig, TranslateResult } from '../model/route-config.ts';
 import type { Diagnostic } from '../model/diagnostic.ts';
-import type { Snapshot } from '../model/snapshot.ts';
 import type { KubeKind } from '../model/kube.ts';
 import { KUBE_KINDS } from '../model/kube.ts';
 import type { ExpositionFormat } from './exposition.ts';
@@ -176,15 +175,6 @@ export class Metrics {
   /** Objects in the store per kind, read at scrape time. */
   observeStore(store: ObservedStore): void {
     this.#store = store;
-  }
-
-  /** Objects in the store per kind, from the snapshot a build reads. */
-  observeSnapshot(snapshot: Snapshot): void {
-    this.objectsWatched.set({ kind: 'Ingress' }, snapshot.ingresses.length);
-    this.objectsWatched.set({ kind: 'IngressClass' }, snapshot.ingressClasses.length);
-    this.objectsWatched.set({ kind: 'Service' }, snapshot.services.length);
-    this.objectsWatched.set({ kind: 'EndpointSlice' }, snapshot.endpointSlices.length);
-    this.objectsWatched.set({ kind: 'Secret' }, snapshot.secrets.length);
   }
 
   /** A table was swapped in. */

@@ -49,7 +49,9 @@ class ExchangeAccessView implements AccessLogRecord {
     return this.#x.requestId;
   }
   get remoteAddress(): string {
-    return this.#x.req.socket.remoteAddress ?? '';
+    const remote = this.#x.req.socket.remoteAddress ?? '';
+    // An IPv4 client on a dual-stack listener shows as ::ffff:a.b.c.d; log the IPv4 address (as X-Forwarded-For does).
+    return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
   }
   get method(): string {
     return this.#x.method;

@@ -287,7 +287,7 @@ test('controller metrics: swaps, generation, build and change-to-swap durations,
   ];
   metrics.recordSwap({ generation: 7, buildSeconds: 0.004, changeToSwapSeconds: 0.03, result: { config, diagnostics } });
   metrics.recordBuildFailure();
-  metrics.observeSnapshot({ ingresses: [{ kind: 'Ingress', metadata: { name: 'a' } }], ingressClasses: [], services: [], endpointSlices: [], secrets: [] });
+  metrics.observeStore({ counts: () => ({ Ingress: 1, IngressClass: 0, Service: 0, EndpointSlice: 0, Secret: 0 }) });
   metrics.watchRestarted('Ingress');
   metrics.watchRelisted('Service');
   metrics.setLeader(true);
