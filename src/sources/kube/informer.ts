@@ -243,8 +243,12 @@ export class KindInformer {
     if (this.#stopped || err instanceof StoppedError) return;
     if (this.#restartTimer !== undefined) return;
     const delayMs = backoffDelay(this.#options.backoff, this.#attempt++, this.#random);
+    const status = (err as { statusCode?: unknown } | null)?.statusCode;
+    const hint = status === 401 ? ' (401: the credentials were rejected)'
+      : status === 403 ? ' (403: RBAC does not grant list/watch on this resource; see permissions.ts and manifests/)'
+      : '';
     this.#log.warn({ err: describeError(err), delayMs, reason: 'WatchFailed' },
-      this.hasListed ? 'list/watch failed; keeping the last state and retrying' : 'initial list failed; retrying');
+      (this.hasListed ? 'list/watch failed; keeping the last state and retrying' : 'initial list failed; retrying') + hint);
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#stopped) return;
