@@ -100,6 +100,7 @@ export class Metrics {
   readonly watchRestarts: Counter<'kind'>;
   readonly watchRelists: Counter<'kind'>;
   readonly leader: Gauge;
+  readonly accessLogDropped: Counter;
 
   // Plain mirrors for the compat view (read at scrape time).
   #swaps = 0;
@@ -111,6 +112,8 @@ export class Metrics {
   #store: ObservedStore | null = null;
   #syncFailures: () => void = () => {};
   #kubeSources: { source: ObservedKubeSource; seen: Map<string, { restarts: number; relists: number }> }[] = [];
+  #accessLog: { readonly dropped: number } | null = null;
+  #accessLogDroppedSeen = 0;
 
   constructor(options: MetricsOptions) {
     this.options = options;
@@ -132,6 +135,7 @@ export class Metrics {
     this.watchRestarts = new Counter({ name: 'switchyard_watch_restarts_total', help: 'Kubernetes watches restarted after an error or a dropped stream, per kind.', labelNames: ['kind'], registers });
     this.watchRelists = new Counter({ name: 'switchyard_watch_relists_total', help: 'Relists of a kind after its first list (410 Gone, or a restart with no resourceVersion to resume from).', labelNames: ['kind'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader_election_status', help: '1 while this replica holds the leader Lease (writes Ingress status), else 0.', registers });
+    this.accessLogDropped = new Counter({ name: 'switchyard_access_log_dropped_lines_total', help: 'Access log lines dropped because the destination could not keep up (or failed).', registers });
     // Certificate expiry (switchyard_ssl_certificate_expiry_timestamp_seconds{host}) is registered
     // by the TLS work once certificates are served; it is deliberately absent until then.
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -170,6 +174,11 @@ export class Metrics {
       this.watchRestarts.inc({ kind }, 0);
       this.watchRelists.inc({ kind }, 0);
     }
+  }
+
+  /** Access log drops, read at scrape time. */
+  observeAccessLog(log: { readonly dropped: number }): void {
+    this.#accessLog = log;
   }
 
   /** Objects in the store per kind, read at scrape time. */
@@ -276,6 +285,10 @@ export class Metrics {
         if (now.relists > before.relists) this.watchRelists.inc({ kind }, now.relists - before.relists);
         seen.set(kind, { restarts: now.restarts, relists: now.relists });
       }
+    }
+    if (this.#accessLog !== null && this.#accessLog.dropped > this.#accessLogDroppedSeen) {
+      this.accessLogDropped.inc(this.#accessLog.dropped - this.#accessLogDroppedSeen);
+      this.#accessLogDroppedSeen = this.#accessLog.dropped;
     }
     if (this.#store !== null) {
       const counts = this.#store.counts();

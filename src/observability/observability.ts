@@ -109,6 +109,7 @@ export class Observability {
       if (binder !== undefined) this.metrics.routes.commit(binder);
     }));
     this.metrics.observeStore(targets.store);
+    this.metrics.observeAccessLog(this.accessLog);
     targets.admin.route('/metrics', (req, res) => this.#serveMetrics(req, res));
     const debug = createDebugHandlers(targets.routeRef);
     targets.admin.route('/debug/routes', debug.routes);

@@ -291,7 +291,9 @@ test('controller metrics: swaps, generation, build and change-to-swap durations,
   metrics.watchRestarted('Ingress');
   metrics.watchRelisted('Service');
   metrics.setLeader(true);
+  metrics.observeAccessLog({ dropped: 3 });
   const e = parseExposition(await metrics.renderAs('prometheus'));
+  assert.equal(one(e, 'switchyard_access_log_dropped_lines_total').value, 3);
   assert.equal(one(e, 'switchyard_route_table_generation').value, 7);
   assert.equal(one(e, 'switchyard_route_table_swaps_total').value, 1);
   assert.equal(one(e, 'switchyard_route_table_build_failures_total').value, 1);
