@@ -355,3 +355,32 @@ test('first list from the watch cache (resourceVersion=0); relists consistent an
     await h.close();
   }
 });
+
+test('a 403 on the list says RBAC is missing, and is retried', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const server = new KubeApiServer();
+  await server.start();
+  server.put(ingressClass());
+  server.failNextLists(1, 403);
+  const dir = mkdtempSync(join(tmpdir(), 'swy-kube-'));
+  writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(server));
+  const sink = new RecordingSink();
+  const source = new KubeSource({
+    kubeConfig: loadKubeConfig({ kubeconfig: join(dir, 'kubeconfig') }).kubeConfig, sink, logger,
+    backoff: { initialMs: 10, maxMs: 50 }, kinds: undefined,
+  });
+  try {
+    source.start();
+    await source.synced;
+    const warning = lines.find((l) => l.reason === 'WatchFailed');
+    assert.ok(warning, 'a warning was logged');
+    assert.match(String(warning.msg), /403: RBAC does not grant list\/watch/);
+    assert.equal((warning.err as { statusCode?: number }).statusCode, 403);
+    assert.deepEqual(sink.names('IngressClass'), ['/switchyard']);
+  } finally {
+    await source.stop();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
