@@ -2,7 +2,8 @@
 // --publish-status-address (IPs/host names) or the load-balancer ingress of --publish-service.
 // Only the leader writes, only Ingresses this controller owns (translate's ownership rule), and only
 // when the status differs. It reads the store's snapshot and writes through PUT .../status
-// (ingresses/status update) and reads the publish Service with GET (services get): permissions.ts.
+// (ingresses/status update); the publish Service comes from the snapshot when the informers watch
+// its namespace, else from a GET (services get), reused for 10 s: permissions.ts.
 import { isIP } from 'node:net';
 import { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, V1Ingress } from '@kubernetes/client-node';
@@ -31,6 +32,8 @@ export interface StatusWriterOptions {
   readonly debounceMs?: number;
   /** Parallel status updates. */
   readonly concurrency?: number;
+  /** How long a publish Service read with GET (not in the watched namespaces) is reused. */
+  readonly publishServiceCacheMs?: number;
 }
 
 export interface StatusWriterStats {
@@ -61,6 +64,7 @@ export class IngressStatusWriter {
   #debounce: NodeJS.Timeout | undefined;
   #resync: NodeJS.Timeout | undefined;
   #lastAddressProblem = '';
+  #publishServiceCache: { readonly at: number; readonly service: Service } | undefined;
 
   constructor(options: StatusWriterOptions) {
     this.#o = options;
@@ -116,9 +120,10 @@ export class IngressStatusWriter {
   async sync(): Promise<void> {
     if (!this.#o.isLeader()) return;
     this.stats.syncs++;
+    const snapshot = this.#o.snapshot();
     let desired: LoadBalancerIngress[] | undefined;
     try {
-      desired = await this.#desiredAddresses();
+      desired = await this.#desiredAddresses(snapshot);
     } catch (err) {
       this.stats.failures++;
       this.#log.warn({ err: describeError(err) }, 'reading the publish Service failed; Ingress status left as it is');
@@ -126,7 +131,6 @@ export class IngressStatusWriter {
     }
     if (desired === undefined) return;
     const signature = JSON.stringify(desired);
-    const snapshot = this.#o.snapshot();
     const classes = indexIngressClasses(snapshot.ingressClasses, this.#o.translateOptions);
     const todo: Ingress[] = [];
     for (const ingress of snapshot.ingresses) {
@@ -174,21 +178,31 @@ export class IngressStatusWriter {
   }
 
   /** The addresses to publish, sorted; undefined when there is nothing to publish yet. */
-  async #desiredAddresses(): Promise<LoadBalancerIngress[] | undefined> {
+  async #desiredAddresses(snapshot: Snapshot): Promise<LoadBalancerIngress[] | undefined> {
     if (this.#o.publishStatusAddress.length > 0) {
       return normalizeAddresses(this.#o.publishStatusAddress.map((a) => (isIP(a) !== 0 ? { ip: a } : { hostname: a })));
     }
     const ref = this.#o.publishService;
     if (ref === null) return undefined;
-    let service: Service;
-    try {
-      service = (await this.#core.readNamespacedService({ name: ref.name, namespace: ref.namespace })) as unknown as Service;
-    } catch (err) {
-      if (statusCode(err) === 404) {
-        this.#problem(`--publish-service ${ref.namespace}/${ref.name} does not exist; Ingress status not written`);
-        return undefined;
+    // 1. the informers watch it (no --watch-namespace, or its namespace is watched): no API call
+    let service: Service | undefined = snapshot.services.find((s) => s.metadata.name === ref.name && s.metadata.namespace === ref.namespace);
+    // 2. else GET it, at most once per cacheMs: a sync runs after every published table
+    if (service === undefined) {
+      const now = Date.now();
+      if (this.#publishServiceCache !== undefined && now - this.#publishServiceCache.at < (this.#o.publishServiceCacheMs ?? 10_000)) {
+        service = this.#publishServiceCache.service;
+      } else {
+        try {
+          service = (await this.#core.readNamespacedService({ name: ref.name, namespace: ref.namespace })) as unknown as Service;
+          this.#publishServiceCache = { at: now, service };
+        } catch (err) {
+          if (statusCode(err) === 404) {
+            this.#problem(`--publish-service ${ref.namespace}/${ref.name} does not exist; Ingress status not written`);
+            return undefined;
+          }
+          throw err;
+        }
       }
-      throw err;
     }
     const addresses = addressesOfService(service);
     if (addresses.length === 0) {

@@ -20,7 +20,7 @@ const translateOptions: TranslateOptions = {
   ingressClass: 'switchyard', controllerName: CONTROLLER_NAME, watchIngressWithoutClass: false, defaultBackendService: null,
 };
 
-async function setup(writer: { publishStatusAddress?: string[]; publishService?: { namespace: string; name: string } | null; leader?: () => boolean }) {
+async function setup(writer: { publishStatusAddress?: string[]; publishService?: { namespace: string; name: string } | null; leader?: () => boolean; namespaces?: string[]; cacheMs?: number }) {
   const server = new KubeApiServer();
   await server.start();
   server.put(ingressClass());
@@ -33,13 +33,13 @@ async function setup(writer: { publishStatusAddress?: string[]; publishService?:
   writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(server));
   const kubeConfig = loadKubeConfig({ kubeconfig: join(dir, 'kubeconfig') }).kubeConfig;
   const sink = new RecordingSink();
-  const source = new KubeSource({ kubeConfig, sink, logger: silent, backoff: { initialMs: 20, maxMs: 100 } });
+  const source = new KubeSource({ kubeConfig, sink, logger: silent, backoff: { initialMs: 20, maxMs: 100 }, namespaces: writer.namespaces });
   source.start();
   await source.synced;
   const statusWriter = new IngressStatusWriter({
     kubeConfig, logger: silent, snapshot: () => snapshotOf(sink), translateOptions,
     publishService: writer.publishService ?? null, publishStatusAddress: writer.publishStatusAddress ?? [],
-    isLeader: writer.leader ?? (() => true), debounceMs: 5, resyncMs: 60_000,
+    isLeader: writer.leader ?? (() => true), debounceMs: 5, resyncMs: 60_000, publishServiceCacheMs: writer.cacheMs,
   });
   const statusPuts = () => server.requestLog.filter((e) => e.verb === 'update' && e.resource === 'ingresses/status');
   return {
@@ -92,7 +92,7 @@ test('--publish-status-address: owned Ingresses get the addresses once; others a
   }
 });
 
-test('--publish-service: the Service load-balancer address is published, and follows it', async () => {
+test('--publish-service in a watched namespace: read from the informers (no GET), and followed', async () => {
   const h = await setup({ publishService: { namespace: 'ingress', name: 'switchyard' } });
   try {
     h.statusWriter.start();
@@ -102,17 +102,39 @@ test('--publish-service: the Service load-balancer address is published, and fol
     svc.spec.type = 'LoadBalancer';
     svc.status = { loadBalancer: { ingress: [{ ip: '198.51.100.7', ports: [{ port: 80, protocol: 'TCP' }] }] } };
     h.server.put(svc);
+    await h.sink.waitFor(() => h.sink.get('Service', 'ingress', 'switchyard') !== undefined, 'service watched');
     await h.statusWriter.sync();
     assert.deepEqual(h.lb('mine'), [{ ip: '198.51.100.7' }]);
     assert.deepEqual(h.lb('mine-too'), [{ ip: '198.51.100.7' }]);
     assert.equal(h.lb('theirs'), undefined);
-    const svcGets = h.server.requestLog.filter((e) => e.resource === 'services' && e.verb === 'get');
-    assert.ok(svcGets.length >= 2);
     svc.status = { loadBalancer: { ingress: [{ hostname: 'abc.elb.example.com' }] } };
     h.server.put(svc);
-    await h.sink.waitFor(() => (h.sink.get('Ingress', 'shop', 'mine-too') as any)?.status?.loadBalancer?.ingress?.[0]?.ip === '198.51.100.7', 'watched');
+    await h.sink.waitFor(() => (h.sink.get('Service', 'ingress', 'switchyard') as any)?.status?.loadBalancer?.ingress?.[0]?.hostname !== undefined, 'service change watched');
+    await h.sink.waitFor(() => (h.sink.get('Ingress', 'shop', 'mine-too') as any)?.status?.loadBalancer?.ingress?.[0]?.ip === '198.51.100.7', 'status watched');
     await h.statusWriter.sync();
     assert.deepEqual(h.lb('mine'), [{ hostname: 'abc.elb.example.com' }]);
+    // The Service was in the snapshot each time: only the first sync (nothing watched yet) asked the API.
+    const gets = h.server.requestLog.filter((e) => e.resource === 'services' && e.verb === 'get');
+    assert.equal(gets.length, 1);
+    assert.equal(gets[0].code, 404);
+  } finally {
+    await h.close();
+  }
+});
+
+test('--publish-service outside the watched namespaces: read with GET, reused for a while', async () => {
+  const h = await setup({ publishService: { namespace: 'ingress', name: 'switchyard' }, namespaces: ['shop'], cacheMs: 60_000 });
+  try {
+    const svc = service('ingress', 'switchyard');
+    svc.status = { loadBalancer: { ingress: [{ ip: '198.51.100.8' }] } };
+    h.server.put(svc);
+    h.statusWriter.start();
+    await h.statusWriter.whenIdle();
+    assert.deepEqual(h.lb('mine'), [{ ip: '198.51.100.8' }]);
+    for (let i = 0; i < 3; i++) await h.statusWriter.sync();
+    const gets = h.server.requestLog.filter((e) => e.resource === 'services' && e.verb === 'get');
+    assert.equal(gets.length, 1, 'one GET, then the cached answer');
+    assert.equal(h.sink.get('Service', 'ingress', 'switchyard'), undefined, 'not watched');
   } finally {
     await h.close();
   }
