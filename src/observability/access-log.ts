@@ -5,10 +5,11 @@
 // object, no generic serializer): numbers are written as they are, strings are quoted as they are
 // when they are plain printable ASCII and go through JSON.stringify otherwise (client input can
 // never break out of its field or the line). The lines of one event-loop turn are joined and handed
-// to sonic-boom once per turn; it writes them asynchronously, in writes of whole lines of at most
-// 4096 bytes on stdout (atomic on a container's pipe: they never interleave with the controller
-// log) or 64 KiB to a file. Past `maxBufferBytes` queued (destination stuck), lines are dropped and
-// counted instead of growing memory.
+// to sonic-boom once per turn; it queues them up to minLength (2 KiB stdout, 32 KiB file; flushed
+// at least every second) and writes asynchronously, in writes of whole lines of at most 4096 bytes
+// on stdout (atomic on a container's pipe: they never interleave with the controller log) or 64 KiB
+// to a file. Past `maxBufferBytes` queued (destination stuck), lines are dropped and counted
+// instead of growing memory.
 
 import { once } from 'node:events';
 import pino from 'pino';
