@@ -175,6 +175,13 @@ export class KubeApiServer {
     }
   }
 
+  /** Drop history up to the current resourceVersion, like etcd compaction: a watch resumed from the
+   *  current resourceVersion (e.g. one a BOOKMARK delivered) still works, anything older gets 410. */
+  compactToCurrent(): void {
+    this.#minValidRv = this.#rv;
+    this.#history = [];
+  }
+
   /** End every open watch stream (a server-side close); `abrupt` destroys the sockets instead. */
   dropWatches(abrupt = false): void {
     for (const w of [...this.#watchers]) {
