@@ -6,8 +6,9 @@
 // - a relist (first list, 410 Gone, restart without resourceVersion) emits deletes/adds/updates
 //   against its own cache: we hand the whole list to the sink as one `replace` and drop the replayed
 //   per-object callbacks, so nothing is lost or duplicated;
-// - list items carry Dates (we list raw JSON ourselves, see kinds.ts) and watch events are raw
-//   JSON: both are normalized to the plain frozen shapes of model/kube.ts;
+// - its typed list calls return model classes with Dates while watch events are raw JSON: we list
+//   raw JSON ourselves (kinds.ts, listRaw) and normalize both to the plain frozen shapes of
+//   model/kube.ts (no Dates, no managedFields, kind/apiVersion set);
 // - an exception in a callback would be swallowed (or, in the ListWatch, stop it): every callback
 //   is guarded, logged and counted, and a failed delivery is repaired by re-sending our cache;
 // - stop() during a pending list/watch/reconnect delay would otherwise still open a watch.
