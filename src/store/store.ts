@@ -167,6 +167,7 @@ export class Store implements ChangeSink {
     const key = keyOf(object);
     const old = map.get(key);
     if (old) {
+      if (old === object) return false; // the same frozen object handed over again (file re-scan)
       const rv = object.metadata.resourceVersion;
       if (rv !== undefined && rv === old.metadata.resourceVersion) return false;
       if (sameContent(old, object)) {

@@ -45,6 +45,9 @@ const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const RECENT_MS = 2000;
 const SETTLE_MS = 100;
+const IO_CONCURRENCY = 32;
+/** "Look at every file" (first read, periodic re-scan, an event without a file name). */
+const ALL = Symbol('all files');
 
 interface CachedFile {
   /** dev/ino/size/mtime/ctime: a changed stamp means re-read. */
@@ -82,6 +85,12 @@ export class FileSource implements Source {
   #dirMissing = false;
   #delivered = false;
   /** Files that defined objects and were last read empty, since when (see #refresh). */
+  /**
+   * What the next scan must look at: the paths named by watch events, or ALL. Files not named
+   * are not even stat'ed (big folders: one event costs one file), except new ones, which the
+   * folder listing shows. The periodic re-scan looks at ALL, in case an event was lost.
+   */
+  #dirty: Set<string> | typeof ALL = ALL;
   readonly #emptySince = new Map<string, { readonly at: number; readonly stamp: string }>();
   readonly #scanListeners = new Set<(stats: FileSourceStats) => void>();
 
@@ -113,7 +122,7 @@ export class FileSource implements Source {
     await this.#scan();
     this.#resolveSynced();
     if (this.#rescanIntervalMs > 0) {
-      this.#rescanTimer = setInterval(() => this.#trigger(0), this.#rescanIntervalMs);
+      this.#rescanTimer = setInterval(() => this.#trigger(0, ALL), this.#rescanIntervalMs);
       this.#rescanTimer.unref();
     }
   }
@@ -135,6 +144,7 @@ export class FileSource implements Source {
 
   /** Re-scan now (tests, SIGHUP). Resolves when the scan that includes this request has finished. */
   rescan(): Promise<void> {
+    this.#dirty = ALL;
     return this.#scan();
   }
 
@@ -152,13 +162,18 @@ export class FileSource implements Source {
     for (const dir of dirs) {
       if (this.#watchers.has(dir)) continue;
       try {
-        const watcher = watch(join(this.#dir, dir), { persistent: true }, () => this.#trigger(this.#debounceMs));
+        // An event naming a file we hold re-reads that file; anything else (a new file, a folder,
+        // an editor's temp file, a ConfigMap volume's "..data" swap behind symlinks) looks at ALL.
+        const watcher = watch(join(this.#dir, dir), { persistent: true }, (_event, name) => {
+          const path = typeof name === 'string' ? join(dir, name) : null;
+          this.#trigger(this.#debounceMs, path !== null && this.#cache.has(path) ? path : ALL);
+        });
         watcher.on('error', (err) => {
           // Usually the folder was removed; the next scan drops or re-creates this watcher.
           this.#log.debug({ err, folder: dir }, 'folder watcher error');
           watcher.close();
           if (this.#watchers.get(dir) === watcher) this.#watchers.delete(dir);
-          this.#trigger(this.#debounceMs);
+          this.#trigger(this.#debounceMs, ALL);
         });
         this.#watchers.set(dir, watcher);
         added = true;
@@ -175,8 +190,10 @@ export class FileSource implements Source {
   }
 
   /** Debounce: `delayMs` after the last event, at most maxDebounceMs after the first. */
-  #trigger(delayMs: number): void {
+  #trigger(delayMs: number, path: string | typeof ALL): void {
     if (this.#stopped) return;
+    if (path === ALL) this.#dirty = ALL;
+    else if (this.#dirty !== ALL) this.#dirty.add(path);
     const now = performance.now();
     if (this.#debounceTimer === null) this.#firstEventAt = now;
     else clearTimeout(this.#debounceTimer);
@@ -240,9 +257,18 @@ export class FileSource implements Source {
         changedFiles++;
       }
     }
-    for (const file of paths) {
-      if (await this.#refresh(file)) changedFiles++;
-    }
+    // Files are independent: stat/read/parse several at once (I/O overlaps; parsing stays serial).
+    const dirty = this.#dirty;
+    this.#dirty = new Set();
+    const todo = dirty === ALL ? paths : paths.filter((p) => dirty.has(p) || !this.#cache.has(p));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < todo.length) {
+        const file = todo[next++];
+        if (await this.#refresh(file)) changedFiles++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IO_CONCURRENCY, todo.length) }, worker));
     if (changedFiles === 0 && this.#delivered) return;
     this.#delivered = true;
 
@@ -336,7 +362,7 @@ export class FileSource implements Source {
       const seen = this.#emptySince.get(file);
       if (seen === undefined || seen.stamp !== stamp || performance.now() - seen.at < SETTLE_MS) {
         if (seen === undefined || seen.stamp !== stamp) this.#emptySince.set(file, { at: performance.now(), stamp });
-        this.#trigger(SETTLE_MS);
+        this.#trigger(SETTLE_MS, file);
         return false;
       }
     }
