@@ -180,7 +180,12 @@ export class Controller<T extends { readonly generation: number; readonly config
       return;
     }
 
-    this.#o.routeRef.swap(table); // THE swap: one reference assignment
+    try {
+      this.#o.routeRef.swap(table); // THE swap: one reference assignment
+    } catch (err) {
+      // The table is live; a listener's bug must not stop readiness or the other listeners.
+      this.#log.error({ err, generation: table.generation }, 'a route table swap listener threw');
+    }
     const config = result.config;
     const fields = {
       generation: table.generation,

@@ -11,10 +11,22 @@ export class RouteRef<T> {
     this.current = initial;
   }
 
+  /**
+   * Publishes `next`. Every listener runs even if one throws; the first error is rethrown after
+   * them (the swap itself has happened by then).
+   */
   swap(next: T): void {
     this.current = next;
     this.version++;
-    for (const listener of this.#listeners) listener(next, this.version);
+    let failure: { error: unknown } | null = null;
+    for (const listener of this.#listeners) {
+      try {
+        listener(next, this.version);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== null) throw failure.error;
   }
 
   /** Tests and the admin server wait on swaps here instead of sleeping. */

@@ -185,3 +185,21 @@ test('an unchanged RouteConfig is not swapped; build info is logged and publishe
   assert.equal(typeof info[0].durationMs, 'number');
   assert.equal(info[1].generation, 2);
 });
+
+test('a throwing swap listener does not stop readiness, publish hooks or other listeners', async () => {
+  const { timers, routeRef, controller, lines } = setup();
+  const seen: number[] = [];
+  routeRef.onSwap(() => {
+    throw new Error('listener bug');
+  });
+  routeRef.onSwap((_t, v) => seen.push(v));
+  const published: number[] = [];
+  controller.onPublish((p) => published.push(p.version));
+  await controller.start([]);
+  timers.advance(0);
+  assert.equal(routeRef.version, 1);
+  assert.equal(controller.ready, true);
+  assert.deepEqual(seen, [1]);
+  assert.deepEqual(published, [1]);
+  assert.ok(lines.some((l) => l.level === 'error' && l.msg === 'a route table swap listener threw'));
+});
