@@ -205,10 +205,10 @@ export class RouteSeries {
   }
 }
 
+/** Identity of a series: its label values (NUL cannot occur in Kubernetes names, hosts or paths). */
 function seriesKey(labels: RouteSeriesLabels, compat: RouteSeriesLabels | null): string {
-  const k = [labels.namespace, labels.ingress, labels.service, labels.host, labels.path, labels.canary];
-  if (compat !== null) k.push(compat.service, compat.canary, compat.host, compat.path);
-  return JSON.stringify(k);
+  const native = `${labels.namespace}\u0000${labels.ingress}\u0000${labels.service}\u0000${labels.host}\u0000${labels.path}\u0000${labels.canary}`;
+  return compat === null ? native : `${native}\u0000${compat.service}\u0000${compat.canary}\u0000${compat.host}\u0000${compat.path}`;
 }
 
 // --- Label helpers ---------------------------------------------------------------------------------
