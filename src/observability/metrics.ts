@@ -39,11 +39,11 @@ export interface MetricsOptions {
 
 /** Native per-route families: name, help, histogram index, accumulator bounds, rendered bounds. */
 const ROUTE_HISTOGRAMS = [
-  { name: 'switchyard_http_request_duration_seconds', help: 'Time from the first byte of the request to the end of the response, per route.', histogram: H_REQUEST_DURATION, bounds: ACC_TIME_BOUNDS, render: boundIndexes(ACC_TIME_BOUNDS, NATIVE_TIME_BUCKETS) },
+  { name: 'switchyard_http_request_duration_seconds', help: 'Time from the request headers being received to the end of the response, per route.', histogram: H_REQUEST_DURATION, bounds: ACC_TIME_BOUNDS, render: boundIndexes(ACC_TIME_BOUNDS, NATIVE_TIME_BUCKETS) },
   { name: 'switchyard_upstream_response_duration_seconds', help: 'Time from sending the request upstream to the end of the upstream response, per route (requests that reached an upstream).', histogram: H_UPSTREAM_RESPONSE, bounds: ACC_TIME_BOUNDS, render: boundIndexes(ACC_TIME_BOUNDS, NATIVE_TIME_BUCKETS) },
   { name: 'switchyard_upstream_connect_duration_seconds', help: 'Time to get an upstream connection (0 when a pooled keep-alive connection was reused), per route.', histogram: H_UPSTREAM_CONNECT, bounds: ACC_TIME_BOUNDS, render: boundIndexes(ACC_TIME_BOUNDS, NATIVE_TIME_BUCKETS) },
-  { name: 'switchyard_http_request_size_bytes', help: 'Request size (request line, headers and body) received from the client, per route.', histogram: H_REQUEST_SIZE, bounds: ACC_SIZE_BOUNDS, render: boundIndexes(ACC_SIZE_BOUNDS, NATIVE_SIZE_BUCKETS) },
-  { name: 'switchyard_http_response_size_bytes', help: 'Response size (status line, headers and body) sent to the client, per route.', histogram: H_RESPONSE_SIZE, bounds: ACC_SIZE_BOUNDS, render: boundIndexes(ACC_SIZE_BOUNDS, NATIVE_SIZE_BUCKETS) },
+  { name: 'switchyard_http_request_size_bytes', help: 'Request body bytes sent upstream, per route.', histogram: H_REQUEST_SIZE, bounds: ACC_SIZE_BOUNDS, render: boundIndexes(ACC_SIZE_BOUNDS, NATIVE_SIZE_BUCKETS) },
+  { name: 'switchyard_http_response_size_bytes', help: 'Response body bytes sent to the client, per route.', histogram: H_RESPONSE_SIZE, bounds: ACC_SIZE_BOUNDS, render: boundIndexes(ACC_SIZE_BOUNDS, NATIVE_SIZE_BUCKETS) },
 ] as const;
 
 /** Change-to-swap and build durations: a controller works in milliseconds to seconds. */
