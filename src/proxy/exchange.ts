@@ -1,4 +1,4 @@
-import { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, STATUS_CODES, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { CanaryTarget } from '../compile/canary-rule.ts';
 import type { CompiledEndpoint, CompiledUpstream } from '../compile/compiled-upstream.ts';
@@ -164,7 +164,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     this.responseStart = performance.now();
     const res = this.res;
     // Throws on an invalid status message/header value: undici then aborts with that error (-> 502).
-    if (statusMessage) res.writeHead(statusCode, statusMessage, buildResponseHeaders(headers));
+    // The upstream's reason phrase is kept only when it is not the standard one node would send.
+    if (statusMessage && statusMessage !== STATUS_CODES[statusCode]) res.writeHead(statusCode, statusMessage, buildResponseHeaders(headers));
     else res.writeHead(statusCode, buildResponseHeaders(headers));
   }
 

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { RouteTable } from '../compile/route-table.ts';
@@ -71,7 +71,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     // No limit on the whole request: large uploads stream for as long as they make progress
     // (sendTimeout is the idle limit); headers must still arrive within node's headersTimeout.
     requestTimeout: 0,
-  });
+    // Requests without Content-Length/Transfer-Encoding skip the Readable life cycle (no
+    // 'data'/'end' events to emit): measurably cheaper per request; such requests have no body to forward.
+    optimizeEmptyRequests: true,
+  } as ServerOptions<typeof ProxyRequest, typeof ProxyResponse>);
   server.on('request', (req: ProxyRequest, res: ProxyResponse) => handler.handle(req, res));
 
   // Malformed requests never reach 'request': answer 400 (431/408) ourselves and say why.
