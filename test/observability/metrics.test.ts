@@ -337,3 +337,29 @@ test('watch restarts and relists are read from the kube source counters at scrap
   assert.equal(one(e, 'switchyard_watch_restarts_total', { kind: 'Service' }).value, 2);
   assert.equal(one(e, 'switchyard_watch_relists_total', { kind: 'Ingress' }).value, 1);
 });
+
+test('a large exposition is produced in chunks (the event loop runs between them) and parses whole', async () => {
+  const metrics = new Metrics({ ...OPTIONS, compat: 'ingress-nginx' });
+  const binder = metrics.routes.binder();
+  for (let i = 0; i < 300; i++) {
+    const rm = binder.bindRouteMetrics(route('shop', `web-${i}`, `h${i}.example.com`, '/', `svc-${i}`));
+    rm.main.record('GET', 200, 10, 10, 0.01, 0, 0.01);
+    rm.main.record('POST', 500, 10, 10, 0.01, 0, 0.01);
+  }
+  metrics.routes.commit(binder);
+  let chunks = 0;
+  let immediates = 0;
+  const tick = setInterval(() => immediates++, 0);
+  let body = '';
+  for await (const chunk of metrics.chunks('openmetrics')) {
+    chunks++;
+    body += chunk;
+  }
+  clearInterval(tick);
+  assert.ok(chunks > 10, `${chunks} chunks`);
+  assert.ok(immediates > 0, 'timers ran while rendering');
+  const e = parseExposition(body);
+  assert.equal(find(e, 'switchyard_http_requests_total').length, 600);
+  assert.equal(find(e, 'nginx_ingress_controller_requests').length, 600);
+  assert.ok(body.endsWith('# EOF\n'));
+});
