@@ -246,7 +246,10 @@ export class FileSource implements Source {
       this.#log.info('manifests folder readable again');
     }
     // A folder that appeared may have received files before its watcher existed: look once more.
-    if (this.#syncWatchers(dirs) && this.#delivered) this.#rescanRequested = true;
+    if (this.#syncWatchers(dirs) && this.#delivered) {
+      this.#rescanRequested = true;
+      this.#dirty = ALL;
+    }
 
     // 1. Re-read files whose stat changed; drop vanished ones from the cache.
     let changedFiles = 0;
