@@ -204,3 +204,17 @@ test('a sink that throws (a bug elsewhere) is logged; the source keeps running',
   await writeFile(join(dir, 'a.yaml'), ingressYaml('a', 'a2.test') + '---\n' + serviceYaml('web'));
   await waitFor(store, () => hostsOf(store).join() === 'a=a2.test', 'recovery');
 });
+
+test('a ConfigMap volume update (the "..data" symlink swap) is seen', async (t) => {
+  const { dir, store, source } = await setup(t, { '..2024_01_01_a/routes.yaml': ingressYaml('cm', 'v1.test') });
+  await symlink('..2024_01_01_a', join(dir, '..data'));
+  await symlink(join('..data', 'routes.yaml'), join(dir, 'routes.yaml'));
+  await source.start();
+  assert.deepEqual(hostsOf(store), ['cm=v1.test']);
+  // What the kubelet does: write the new version in a new folder, point ..data at it atomically.
+  await mkdir(join(dir, '..2024_01_01_b'));
+  await writeFile(join(dir, '..2024_01_01_b', 'routes.yaml'), ingressYaml('cm', 'v2.test'));
+  await symlink('..2024_01_01_b', join(dir, '..data_tmp'));
+  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+  await waitFor(store, () => hostsOf(store).join() === 'cm=v2.test', 'configmap swap');
+});
