@@ -106,10 +106,11 @@ export class LeaderElector {
     this.#running = false;
     clearTimeout(this.#timer);
     this.#wake?.();
-    await this.#loop;
+    // An API call in flight to an unreachable server can hang: shutdown waits a bounded time.
+    await settledWithin(this.#loop, this.#retryPeriodMs);
     if (this.#leader) {
-      await this.#release();
-      this.#setLeader(false);
+      this.#setLeader(false); // stop writing first, then hand the Lease over
+      await settledWithin(this.#release(), this.#renewDeadlineMs / 2);
     }
   }
 
@@ -257,6 +258,19 @@ function leaseBody(name: string, namespace: string, resourceVersion: string | un
     metadata: { name, namespace, ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
     spec,
   } as unknown as V1Lease;
+}
+
+/** Waits for `promise` but at most `ms`; never throws. */
+export async function settledWithin(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (promise === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.then(() => undefined, () => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 function readRecord(lease: V1Lease): LeaseRecord {

@@ -8,7 +8,7 @@ import type { Diagnostic } from '../model/diagnostic.ts';
 import type { KubeKind, KubeObject } from '../model/kube.ts';
 import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
 import { EventRecorder } from './event-recorder.ts';
-import { LeaderElector } from './leader-election.ts';
+import { LeaderElector, settledWithin } from './leader-election.ts';
 import { IngressStatusWriter } from './status-writer.ts';
 
 export interface StatusReporterOptions {
@@ -91,7 +91,7 @@ export class StatusReporter {
   async stop(): Promise<void> {
     for (const off of this.#unsubscribe.splice(0)) off();
     await this.statusWriter?.stop();
-    await this.events.flush();
+    await settledWithin(this.events.flush(), 2_000);
     await this.elector.stop();
   }
 }

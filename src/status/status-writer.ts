@@ -12,7 +12,7 @@ import type { Ingress, LoadBalancerIngress, Service } from '../model/kube.ts';
 import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
 import { indexIngressClasses, isIngressOwned } from '../translate/ingress-class.ts';
 import { describeError } from '../sources/kube/informer.ts';
-import { statusCode } from './leader-election.ts';
+import { settledWithin, statusCode } from './leader-election.ts';
 
 export interface StatusWriterOptions {
   readonly kubeConfig: KubeConfig;
@@ -84,7 +84,7 @@ export class IngressStatusWriter {
     this.#running = false;
     clearTimeout(this.#debounce);
     clearInterval(this.#resync);
-    await this.#syncing;
+    await settledWithin(this.#syncing, 5_000);
   }
 
   /** Something changed (a table was published, leadership was gained): sync soon, coalesced. */

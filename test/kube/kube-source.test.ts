@@ -414,3 +414,37 @@ test('BOOKMARKs keep a quiet watch resumable: after compaction it resumes withou
     await h.close();
   }
 });
+
+test('an API server that accepts connections and never answers: lists time out and are retried; stop() is prompt', async () => {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const blackhole = createServer((s) => { sockets.add(s); s.on('error', () => {}); });
+  await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+  const port = (blackhole.address() as { port: number }).port;
+  const dir = mkdtempSync(join(tmpdir(), 'swy-kube-'));
+  writeFileSync(join(dir, 'kubeconfig'), JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'x',
+    clusters: [{ name: 'x', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'x', user: {} }], contexts: [{ name: 'x', context: { cluster: 'x', user: 'x' } }],
+  }));
+  const source = new KubeSource({
+    kubeConfig: loadKubeConfig({ kubeconfig: join(dir, 'kubeconfig') }).kubeConfig, sink: new RecordingSink(), logger: silent,
+    backoff: { initialMs: 10, maxMs: 20 }, listTimeoutMs: 100,
+  });
+  try {
+    source.start();
+    const deadline = Date.now() + 10_000;
+    while (!Object.values(source.stats()).every((s) => s.listFailures >= 2)) {
+      assert.ok(Date.now() < deadline, 'lists timed out and were retried');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(source.isSynced, false);
+    const t0 = Date.now();
+    await source.stop();
+    assert.ok(Date.now() - t0 < 1000);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => blackhole.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

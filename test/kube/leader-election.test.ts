@@ -115,3 +115,34 @@ test('a leader that cannot renew steps down after the renew deadline, and comes 
     await h.close();
   }
 });
+
+test('stop() is bounded when the API server accepts connections but never answers', async () => {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const blackhole = createServer((s) => { sockets.add(s); s.on('error', () => {}); });
+  await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+  const port = (blackhole.address() as { port: number }).port;
+  const dir = mkdtempSync(join(tmpdir(), 'swy-lease-'));
+  writeFileSync(join(dir, 'kubeconfig'), JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'x',
+    clusters: [{ name: 'x', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'x', user: {} }], contexts: [{ name: 'x', context: { cluster: 'x', user: 'x' } }],
+  }));
+  const kubeConfig = loadKubeConfig({ kubeconfig: join(dir, 'kubeconfig') }).kubeConfig;
+  const e = new LeaderElector({ kubeConfig, logger: silent, namespace: 'ingress', name: 'l', identity: 'a', ...TIMING });
+  try {
+    e.start();
+    await new Promise<void>((resolve) => {
+      const check = () => (sockets.size > 0 ? resolve() : setTimeout(check, 5));
+      check();
+    });
+    const t0 = Date.now();
+    await e.stop();
+    assert.ok(Date.now() - t0 < 2000, `stop() returned in ${Date.now() - t0}ms`);
+    assert.equal(e.isLeader, false);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => blackhole.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -58,6 +58,8 @@ export interface InformerOptions {
   readonly random?: () => number;
   /** Page size of relists (limit/continue); default 500 like client-go. */
   readonly pageSize?: number;
+  /** A whole list (all pages) must finish within this; default 60s. */
+  readonly listTimeoutMs?: number;
 }
 
 export class KindInformer {
@@ -82,6 +84,7 @@ export class KindInformer {
   #restartTimer: NodeJS.Timeout | undefined;
   #repairTimer: NodeJS.Timeout | undefined;
   readonly #delays = new Set<() => void>();
+  readonly #stopSignal = new AbortController();
 
   constructor(options: InformerOptions) {
     this.#options = options;
@@ -121,6 +124,7 @@ export class KindInformer {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopSignal.abort();
     clearTimeout(this.#restartTimer);
     clearTimeout(this.#repairTimer);
     for (const wake of this.#delays) wake();
@@ -163,6 +167,8 @@ export class KindInformer {
         fieldSelector: spec.fieldSelector, labelSelector: undefined,
         // First list from the API server's watch cache; relists (410) consistent, in pages.
         resourceVersion: this.hasListed ? undefined : '0', pageSize: this.#options.pageSize ?? 500,
+        // A list to a server that accepted the connection and went silent must not hang forever.
+        signal: AbortSignal.any([this.#stopSignal.signal, AbortSignal.timeout(this.#options.listTimeoutMs ?? 60_000)]),
       });
     } catch (err) {
       this.stats.listFailures++;

@@ -36,6 +36,8 @@ export interface ListOptions {
    */
   readonly resourceVersion: '0' | undefined;
   readonly pageSize: number;
+  /** Aborts the list (informer stopped, or the list timeout passed). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -82,7 +84,7 @@ async function listPage(kc: KubeConfig, path: string, options: ListOptions, toke
   const ctx = new RequestContext(url.toString(), HttpMethod.GET);
   ctx.setHeaderParam('Accept', 'application/json');
   await kc.applySecurityAuthentication(ctx);
-  const response = await fetch(url, { method: 'GET', headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as never });
+  const response = await fetch(url, { method: 'GET', headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as never, signal: options.signal });
   const text = await response.text();
   if (response.status !== 200) {
     let message = response.statusText || `HTTP ${response.status}`;

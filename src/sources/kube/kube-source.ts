@@ -22,6 +22,8 @@ export interface KubeSourceOptions {
   readonly watchTimeoutSeconds?: { readonly min: number; readonly max: number };
   /** Relist page size (limit/continue), default 500. */
   readonly pageSize?: number;
+  /** Timeout of one whole list, default 60s. */
+  readonly listTimeoutMs?: number;
   /** Defaults to every kind in KIND_SPECS. */
   readonly kinds?: readonly KindSpec[];
 }
@@ -51,7 +53,7 @@ export class KubeSource implements InformerListener {
           spec, namespace, kubeConfig: options.kubeConfig, listener: this, logger: options.logger,
           backoff: options.backoff ?? DEFAULT_BACKOFF,
           watchTimeoutSeconds: options.watchTimeoutSeconds ?? { min: 300, max: 600 },
-          pageSize: options.pageSize,
+          pageSize: options.pageSize, listTimeoutMs: options.listTimeoutMs,
         });
         list.push(informer);
         this.#informers.push(informer);
