@@ -29,6 +29,15 @@ export interface PublishedTable<T> {
   readonly changeToSwapMs: number | null;
 }
 
+/** Every successful build, swapped or not (a diagnostics-only change swaps nothing). */
+export interface BuildResult {
+  readonly swapped: boolean;
+  /** Generation of the table served after this build. */
+  readonly generation: number;
+  readonly durationMs: number;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
 export interface BuildStats {
   /** Builds attempted (each scheduler tick). */
   readonly builds: number;
@@ -58,6 +67,7 @@ export class Controller<T extends { readonly generation: number; readonly config
   readonly #log: Logger;
   readonly #scheduler: Scheduler;
   readonly #listeners = new Set<(published: PublishedTable<T>) => void>();
+  readonly #buildListeners = new Set<(build: BuildResult) => void>();
   readonly #unsubscribe: () => void;
   #ready = false;
   #resolveReady!: () => void;
@@ -125,6 +135,22 @@ export class Controller<T extends { readonly generation: number; readonly config
     return () => this.#listeners.delete(listener);
   }
 
+  /** Called after every successful build, also when nothing was swapped (diagnostics consumers). */
+  onBuild(listener: (build: BuildResult) => void): () => void {
+    this.#buildListeners.add(listener);
+    return () => this.#buildListeners.delete(listener);
+  }
+
+  #emitBuild(build: BuildResult): void {
+    for (const listener of this.#buildListeners) {
+      try {
+        listener(build);
+      } catch (err) {
+        this.#log.error({ err }, 'onBuild listener threw');
+      }
+    }
+  }
+
   /**
    * The sync gate: waits for every source's initial state, then builds the first table. Resolves
    * when the gate has opened (not when the table is published: see whenReady()).
@@ -177,6 +203,7 @@ export class Controller<T extends { readonly generation: number; readonly config
     if (table === null) {
       this.#unchanged++;
       this.#log.debug({ generation: previous.generation, durationMs: round(durationMs) }, 'route configuration unchanged; nothing swapped');
+      this.#emitBuild({ swapped: false, generation: previous.generation, durationMs, diagnostics: result.diagnostics });
       return;
     }
 
@@ -215,6 +242,7 @@ export class Controller<T extends { readonly generation: number; readonly config
         this.#log.error({ err }, 'onPublish listener threw');
       }
     }
+    this.#emitBuild({ swapped: true, generation: table.generation, durationMs, diagnostics: result.diagnostics });
   }
 
   /** Logs diagnostics that are new since the last build (and ones that went away), not all every time. */

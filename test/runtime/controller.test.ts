@@ -170,6 +170,8 @@ test('an unchanged RouteConfig is not swapped; build info is logged and publishe
   const { timers, store, routeRef, controller, lines } = setup();
   const published: number[] = [];
   controller.onPublish((p) => published.push(p.generation));
+  const builds: [boolean, number][] = [];
+  controller.onBuild((b) => builds.push([b.swapped, b.generation]));
   await controller.start([]);
   timers.advance(0);
   // A relevant change that does not alter the fake translate's output (same host).
@@ -180,6 +182,7 @@ test('an unchanged RouteConfig is not swapped; build info is logged and publishe
   assert.equal(routeRef.version, 2);
   assert.equal(controller.stats.unchanged, 1);
   assert.deepEqual(published, [1, 2]);
+  assert.deepEqual(builds, [[true, 1], [true, 2], [false, 2]], 'onBuild also sees the build that swapped nothing');
   const info = lines.filter((l) => l.msg === 'route table published' || l.msg === 'first route table published; ready');
   assert.equal(info.length, 2);
   assert.equal(typeof info[0].durationMs, 'number');
