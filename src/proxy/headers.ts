@@ -64,6 +64,11 @@ export function isSaneRequestId(value: string): boolean {
   return true;
 }
 
+/** A Connection value that is just "keep-alive" or "close" (any case). hot path */
+function isPlainConnection(value: string): boolean {
+  return (value.length === 10 && nameIs(value, 'keep-alive')) || (value.length === 5 && nameIs(value, 'close'));
+}
+
 /** Tokens of a Connection header besides close/keep-alive/upgrade (lower-cased), or null. Rare path. */
 function connectionListed(value: string): string[] | null {
   let listed: string[] | null = null;
@@ -120,7 +125,8 @@ export function buildRequestHeaders(raw: readonly string[], fwd: ForwardedValues
         break;
       case 10:
         if (nameIs(name, 'connection')) {
-          connection = connection === null ? value : connection + ',' + value;
+          // "keep-alive"/"close" (nearly every request) name no other header: nothing to parse.
+          if (!isPlainConnection(value)) connection = connection === null ? value : connection + ',' + value;
           continue;
         }
         if (nameIs(name, 'keep-alive')) continue;
@@ -193,7 +199,8 @@ export function buildResponseHeaders(headers: Record<string, string | string[] |
     if (value === undefined) continue;
     switch (name) {
       case 'connection':
-        connection = typeof value === 'string' ? value : value.join(',');
+        if (typeof value !== 'string') connection = value.join(',');
+        else if (!isPlainConnection(value)) connection = value;
         continue;
       case 'keep-alive':
       case 'proxy-connection':
