@@ -83,7 +83,7 @@ async function harness(seed?: (api: KubeApiServer, a: Upstream, b: Upstream) => 
       const outcome = parseConfig([
         '--source', 'kubernetes', '--kubeconfig', kubeconfig,
         '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--bind-address', '127.0.0.1', '--admin-bind-address', '127.0.0.1',
-        '--sync-holdoff', '5ms', '--sync-max-holdoff', '50ms', '--pod-namespace', 'ingress', '--log-level', 'silent',
+        '--sync-holdoff', '5ms', '--sync-max-holdoff', '50ms', '--pod-namespace', 'ingress', '--log-level', 'silent', '--access-log', 'false',
         ...extra,
       ], {});
       assert.equal(outcome.kind, 'run');
