@@ -5,7 +5,8 @@
 // (`--source kubernetes`, real informers, store, controller, proxy) so its memory is its own.
 // Reports: time to first ready (process start -> /readyz-equivalent; and informers synced -> first
 // table), heap and RSS after sync (after a full GC), and the time from one Ingress change on the
-// API server to the proxy serving it (a real HTTP request answered by the new backend).
+// API server to the proxy serving it (a real HTTP request answered by the new backend), and the
+// same for an EndpointSlice change (the endpoint moves to another upstream).
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer, request } from 'node:http';
@@ -87,6 +88,12 @@ async function parent(): Promise<void> {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const upstreamPort = (upstream.address() as { port: number }).port;
+  const moved = createServer((req, res) => {
+    req.resume();
+    res.end('moved');
+  });
+  await new Promise<void>((r) => moved.listen(0, '127.0.0.1', r));
+  const movedPort = (moved.address() as { port: number }).port;
 
   const api = new KubeApiServer({ historyLimit: 10_000 });
   await api.start();
@@ -141,6 +148,27 @@ async function parent(): Promise<void> {
     }
     latencies.sort((a, b) => a - b);
 
+    // One EndpointSlice change -> served: the target Service's only endpoint moves to another
+    // upstream (what a rollout does), and back; measured until a request reaches the new one.
+    const endpointLatencies: number[] = [];
+    const host = `change-${changes - 1}.example.com`;
+    for (let i = 0; i < changes; i++) {
+      const [port, answer] = i % 2 === 0 ? [movedPort, 'moved'] : [upstreamPort, 'changed'];
+      const start = performance.now();
+      api.put({
+        apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+        metadata: { namespace: 'bench', name: 'target-a', labels: { 'kubernetes.io/service-name': 'target' } },
+        endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }], ports: [{ name: 'http', port }],
+      });
+      for (;;) {
+        const r = await get(ready.httpPort, host);
+        if (r.status === 200 && r.body === answer) break;
+        if (performance.now() - start > 30_000) throw new Error('endpoint change not served within 30s');
+      }
+      endpointLatencies.push(performance.now() - start);
+    }
+    endpointLatencies.sort((a, b) => a - b);
+
     const report = {
       ingresses: count,
       endpoints: count * perService,
@@ -158,6 +186,9 @@ async function parent(): Promise<void> {
       rssMiB: round1(ready.rss / MiB),
       listRequests: lists,
       changeToServedMs: { median: round1(latencies[Math.floor(latencies.length / 2)]), max: round1(latencies[latencies.length - 1]), runs: latencies.length },
+      endpointChangeToServedMs: {
+        median: round1(endpointLatencies[Math.floor(endpointLatencies.length / 2)]), max: round1(endpointLatencies[endpointLatencies.length - 1]), runs: endpointLatencies.length,
+      },
       store: ready.storeCounts,
     };
     console.log(JSON.stringify(report, null, 2));
@@ -166,6 +197,7 @@ async function parent(): Promise<void> {
     await new Promise((r) => proc.once('exit', r));
     await api.close();
     upstream.close();
+    moved.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
