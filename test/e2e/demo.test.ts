@@ -7,7 +7,24 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { README_FLAGS_END, README_FLAGS_START, flagTableMarkdown } from '../../src/config.ts';
+import { createServer } from 'node:net';
+import { DEMO_BACKENDS } from '../../src/demo.ts';
 import { get } from './helpers.ts';
+
+/** The demo's echo ports are fixed by examples/; on a shared machine another run may hold them. */
+async function waitUntilFree(port: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return;
+    if (performance.now() > deadline) throw new Error(`port ${port} (demo echo backend) stays in use`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -45,6 +62,7 @@ test('README flag table is the generated one', () => {
 test('npm start: the demo serves the README quick start, then stops cleanly on SIGTERM', async (t) => {
   const curls = quickStartCurls();
   assert.ok(curls.length >= 5, 'the quick start has curl lines');
+  for (const b of DEMO_BACKENDS) await waitUntilFree(b.port, 60_000);
   const child = spawn(process.execPath, ['src/demo.ts', '--http-port', '0', '--admin-port', '0', '--bind-address', '127.0.0.1', '--admin-bind-address', '127.0.0.1'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '' },
