@@ -373,6 +373,17 @@ export const FLAGS = [
     doc: 'Name of the controller pod: the controller_pod label of --metrics-compat ingress-nginx.',
     parse: parseString,
   }),
+  // Graceful drain on SIGTERM (README "Resilience"; src/runtime/drain.ts).
+  flag({
+    key: 'shutdownGracePeriodMs', name: 'shutdown-grace-period', type: 'duration', default: 5000, defaultLabel: '5s',
+    doc: 'On SIGTERM: /readyz turns 503 at once and the listeners keep accepting for this long (so load balancers notice), then stop accepting.',
+    parse: parseDuration,
+  }),
+  flag({
+    key: 'shutdownTimeoutMs', name: 'shutdown-timeout', type: 'duration', default: 20_000, defaultLabel: '20s',
+    doc: 'After the grace period, in-flight requests and upgraded connections get this long to finish before they are cut; then exit 0.',
+    parse: parseDuration,
+  }),
 ] as const;
 
 type AnyFlag = (typeof FLAGS)[number];

@@ -12,6 +12,7 @@ import { AdminServer } from './observability/admin-server.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createObservability, type Observability } from './observability/observability.ts';
 import { createProxyServer, type ProxyServer } from './proxy/server.ts';
+import { Drain } from './runtime/drain.ts';
 import { Controller } from './runtime/controller.ts';
 import { RouteRef } from './runtime/route-ref.ts';
 import type { Source } from './runtime/source.ts';
@@ -38,8 +39,12 @@ export interface Switchyard {
   readonly observability: Observability;
   readonly httpAddress: AddressInfo;
   readonly adminAddress: AddressInfo;
+  /** Graceful drain state of the data-plane listeners (README "Resilience"). */
+  readonly drain: Drain;
   /** Stop sources, then listeners (in-flight requests get `graceMs`). Idempotent. */
   close(graceMs?: number): Promise<void>;
+  /** SIGTERM: drain (readiness 503, grace period, in-flight timeout), then close(). Idempotent. */
+  shutdown(): Promise<void>;
 }
 
 const EMPTY_CONFIG: RouteConfig = Object.freeze({ virtualHosts: [], defaultBackend: null, upstreams: [] });
@@ -145,6 +150,9 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
   });
   const admin = new AdminServer({ logger });
   admin.addReadinessCheck('routes', () => controller.ready);
+  // Graceful drain: every data-plane listener is tracked; /readyz fails from the signal on.
+  const drain = new Drain({ logger }).track(proxy.server);
+  admin.addReadinessCheck('draining', () => !drain.draining);
   observability.attach({ controller, store, routeRef, admin });
 
   const sources = await createSources(config, store, logger, controller, observability);
@@ -177,7 +185,14 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
     }
     void controller.start(sources.map((s) => s.synced)).catch((err: unknown) => logger.error({ err }, 'a source failed to sync'));
 
-    return { config, logger, store, routeRef, controller, sources, proxy, admin, observability, httpAddress, adminAddress, close };
+    let shutdown: Promise<void> | null = null;
+    const shutdownOnce = (): Promise<void> => {
+      shutdown ??= drain
+        .run({ gracePeriodMs: config.shutdownGracePeriodMs, timeoutMs: config.shutdownTimeoutMs })
+        .then(() => close(0));
+      return shutdown;
+    };
+    return { config, logger, store, routeRef, controller, sources, proxy, admin, observability, httpAddress, adminAddress, drain, close, shutdown: shutdownOnce };
   } catch (err) {
     await close(0);
     throw err;
@@ -252,7 +267,7 @@ export async function cli(argv: readonly string[]): Promise<Switchyard | null> {
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    app.close(5_000).then(
+    app.shutdown().then(
       () => {
         logger.info('stopped');
         process.exit(0);

@@ -47,6 +47,8 @@ test('defaults match the brief', () => {
       accessLog: true,
       accessLogPath: null,
       podName: '',
+      shutdownGracePeriodMs: 5000,
+      shutdownTimeoutMs: 20000,
       kubeconfigEnv: null,
     },
   );
@@ -86,6 +88,8 @@ const SAMPLES: Record<string, [string, unknown]> = {
   accessLog: ['false', false],
   accessLogPath: ['/var/log/access.json', '/var/log/access.json'],
   podName: ['switchyard-7d9f-abcde', 'switchyard-7d9f-abcde'],
+  shutdownGracePeriodMs: ['10s', 10000],
+  shutdownTimeoutMs: ['45s', 45000],
 };
 
 test('every flag has a sample in this test', () => {
