@@ -85,6 +85,15 @@ export function parseDuration(raw: string): number {
   return Math.round(total);
 }
 
+/** nginx size -> bytes: "1m", "512k", "2g", a bare number of bytes; "0" = unlimited. */
+export function parseSize(raw: string): number {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(raw.trim());
+  if (!m) fail(`expected a size such as 1m, 512k or a number of bytes, got "${raw}"`);
+  const bytes = Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2].toLowerCase()];
+  if (!Number.isSafeInteger(bytes)) fail(`size too large: "${raw}"`);
+  return bytes;
+}
+
 export function parseLogLevel(raw: string): LogLevel {
   const value = raw.trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(value)) fail(`expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
@@ -299,6 +308,11 @@ export const FLAGS = [
     key: 'proxySendTimeoutMs', name: 'proxy-send-timeout', type: 'duration', default: 60_000, defaultLabel: '60s',
     doc: 'Request body send idle timeout.',
     parse: parseDuration,
+  }),
+  flag({
+    key: 'proxyBodySizeBytes', name: 'proxy-body-size', type: 'size', default: 1024 * 1024, defaultLabel: '1m',
+    doc: 'Largest request body (413 beyond); k/m/g suffixes, 0 = unlimited. Per Ingress: proxy-body-size annotation.',
+    parse: parseSize,
   }),
   flag({
     key: 'kubeconfig', name: 'kubeconfig', type: 'path', default: null, defaultLabel: '(none)',

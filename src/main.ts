@@ -146,6 +146,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
       readTimeout: config.proxyReadTimeoutMs,
       sendTimeout: config.proxySendTimeoutMs,
     },
+    maxBodyBytes: config.proxyBodySizeBytes,
     onComplete: observability.onComplete, // per-route metrics + access log; undefined when both are off
   });
   const admin = new AdminServer({ logger });

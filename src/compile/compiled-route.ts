@@ -2,6 +2,7 @@ import type { ObjectRef } from '../model/kube.ts';
 import type { BackendRef, CanaryBackend, Route } from '../model/route-config.ts';
 import type { CanaryRule } from './canary-rule.ts';
 import type { CompiledUpstream } from './compiled-upstream.ts';
+import { DEFAULT_ROUTE_SETTINGS, compileRouteSettings, type CompiledRouteSettings } from './route-settings.ts';
 import type { RouteMetrics } from '../observability/route-metrics.ts';
 
 /** What kind of decision a CompiledRoute stands for. */
@@ -39,6 +40,8 @@ export class CompiledRoute {
   readonly canaryRule: CanaryRule<CompiledUpstream> | null;
   /** Per-route metric children, bound at compile time (CompileOptions.metrics); null when not recorded. */
   metrics: RouteMetrics | null;
+  /** Annotation behaviour (timeouts, body size, redirects, rewrite); DEFAULT_ROUTE_SETTINGS when none. */
+  readonly settings: CompiledRouteSettings;
 
   constructor(fields: {
     name: string;
@@ -53,6 +56,7 @@ export class CompiledRoute {
     order: number;
     canaries: readonly CanaryBackend[];
     canaryRule?: CanaryRule<CompiledUpstream> | null;
+    settings?: CompiledRouteSettings;
   }) {
     this.name = fields.name;
     this.kind = fields.kind;
@@ -67,6 +71,7 @@ export class CompiledRoute {
     this.canaries = fields.canaries;
     this.canaryRule = fields.canaryRule ?? null;
     this.metrics = null;
+    this.settings = fields.settings ?? DEFAULT_ROUTE_SETTINGS;
   }
 
   static fromRoute(
@@ -88,6 +93,7 @@ export class CompiledRoute {
       order,
       canaries: route.canaries,
       canaryRule,
+      settings: compileRouteSettings(route.settings),
     });
   }
 }

@@ -55,6 +55,38 @@ export interface Route {
   readonly backend: BackendRef;
   /** Canary backends attached to this route, in evaluation order (see CanaryBackend). */
   readonly canaries: readonly CanaryBackend[];
+  /**
+   * Behaviour set by the Ingress's annotations (timeouts, body size, redirects, rewrite); absent
+   * when the Ingress sets none, so the route follows the controller's flags.
+   */
+  readonly settings?: RouteSettings;
+}
+
+/**
+ * Per-route behaviour from annotations (src/translate/route-settings.ts). Only what is set is
+ * present; anything absent follows the controller-wide flags. Applied by the proxy in this order:
+ * redirect, sslRedirect, appRoot, body size, then forwarding with rewriteTarget and the timeouts.
+ */
+export interface RouteSettings {
+  /** proxy-connect-timeout, ms. */
+  readonly connectTimeoutMs?: number;
+  /** proxy-read-timeout, ms. */
+  readonly readTimeoutMs?: number;
+  /** proxy-send-timeout, ms. */
+  readonly sendTimeoutMs?: number;
+  /** proxy-body-size in bytes; 0 = unlimited. */
+  readonly maxBodyBytes?: number;
+  /** temporal-redirect / permanent-redirect: every request is answered with this redirect. */
+  readonly redirect?: { readonly code: number; readonly location: string };
+  /**
+   * Plain-HTTP requests are redirected (308) to https://<host><path>, except ACME HTTP-01
+   * challenges: the host has TLS (and ssl-redirect is not "false"), or force-ssl-redirect.
+   */
+  readonly sslRedirect?: true;
+  /** app-root: a request for exactly "/" is redirected (302) here. */
+  readonly appRoot?: string;
+  /** rewrite-target: replaces the matched prefix (Prefix routes) or the whole path (Exact routes). */
+  readonly rewriteTarget?: string;
 }
 
 export interface BackendRef {

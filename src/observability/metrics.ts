@@ -96,6 +96,7 @@ export class Metrics {
   readonly lastSwapTimestamp: Gauge;
   readonly changeToSwap: Histogram;
   readonly invalidObjects: Gauge<'kind' | 'reason'>;
+  readonly unsupportedAnnotations: Gauge<'annotation'>;
   readonly orphanRoutes: Gauge<'reason'>;
   readonly watchRestarts: Counter<'kind'>;
   readonly watchRelists: Counter<'kind'>;
@@ -129,6 +130,7 @@ export class Metrics {
     this.lastSwapTimestamp = new Gauge({ name: 'switchyard_route_table_last_swap_timestamp_seconds', help: 'Unix time of the last route table swap.', registers });
     this.changeToSwap = new Histogram({ name: 'switchyard_change_to_swap_duration_seconds', help: 'Time from an object change to the swap of a table that includes it (holdoff + build).', buckets: CONTROLLER_TIME_BUCKETS, registers });
     this.invalidObjects = new Gauge({ name: 'switchyard_invalid_objects', help: 'Objects with at least one error diagnostic in the current table, per kind and reason (the object, or its offending part, is skipped).', labelNames: ['kind', 'reason'], registers });
+    this.unsupportedAnnotations = new Gauge({ name: 'switchyard_ingress_unsupported_annotations', help: 'Ingresses in the current table setting an annotation (under nginx.ingress.kubernetes.io/ or switchyard.dev/) that Switchyard does not implement, per annotation key; it has no effect.', labelNames: ['annotation'], registers });
     this.orphanRoutes = new Gauge({ name: 'switchyard_orphan_routes', help: 'Routes in the current table whose backend cannot serve: no_service (Service or port unresolved) or no_ready_endpoint.', labelNames: ['reason'], registers });
     this.orphanRoutes.set({ reason: 'no_service' }, 0);
     this.orphanRoutes.set({ reason: 'no_ready_endpoint' }, 0);
@@ -222,6 +224,15 @@ export class Metrics {
       const [kind, reason] = key.split('\u0000');
       this.invalidObjects.set({ kind, reason }, objects.size);
     }
+    // UnsupportedAnnotation (a warning): its message starts with "annotation <key>" (translate/route-settings.ts).
+    const unsupported = new Map<string, number>();
+    for (const d of diagnostics) {
+      if (d.reason !== 'UnsupportedAnnotation') continue;
+      const key = /^annotation (\S+)/.exec(d.message)?.[1];
+      if (key !== undefined) unsupported.set(key, (unsupported.get(key) ?? 0) + 1);
+    }
+    this.unsupportedAnnotations.reset();
+    for (const [annotation, count] of unsupported) this.unsupportedAnnotations.set({ annotation }, count);
   }
 
   observeOrphans(config: RouteConfig): void {

@@ -4,6 +4,8 @@
 export const ProxyErrorCode = {
   BAD_REQUEST: 'SWY_ERR_BAD_REQUEST',
   BAD_PATH: 'SWY_ERR_BAD_PATH',
+  /** The request body is larger than proxy-body-size (declared, or counted while streaming). */
+  BODY_TOO_LARGE: 'SWY_ERR_BODY_TOO_LARGE',
   NO_ROUTE: 'SWY_ERR_NO_ROUTE',
   NO_UPSTREAM: 'SWY_ERR_NO_UPSTREAM',
   NO_ENDPOINT: 'SWY_ERR_NO_READY_ENDPOINT',
@@ -38,6 +40,7 @@ function spec(status: number, body: string, message: string): ErrorSpec {
 const SPECS: Record<ProxyErrorCode, ErrorSpec> = {
   SWY_ERR_BAD_REQUEST: spec(400, 'Bad Request', 'malformed request'),
   SWY_ERR_BAD_PATH: spec(400, 'Bad Request: invalid request path', 'request target cannot be normalized'),
+  SWY_ERR_BODY_TOO_LARGE: spec(413, 'Payload Too Large: the request body exceeds the limit', 'request body larger than proxy-body-size'),
   SWY_ERR_NO_ROUTE: spec(404, 'Not Found: no route for this host and path', 'no route matches and there is no default backend'),
   SWY_ERR_NO_UPSTREAM: spec(503, 'Service Unavailable: backend not found', 'the backend Service of the route could not be resolved'),
   SWY_ERR_NO_READY_ENDPOINT: spec(503, 'Service Unavailable: no ready endpoint', 'the backend has no ready endpoint'),

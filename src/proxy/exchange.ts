@@ -50,6 +50,11 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   body: IncomingMessage | null = null;
   headersTimeout: number;
   bodyTimeout: number;
+  /** Response wait / request body idle timeouts, ms (the server's, or the route's: route-policy.ts). */
+  readTimeout: number;
+  sendTimeout: number;
+  /** Largest request body in bytes, counted while it is sent (0 = unlimited; route-policy.ts). */
+  bodyLimit = 0;
 
   // -- request facts --
   readonly context: ExchangeContext;
@@ -99,6 +104,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     this.path = '/';
     this.headersTimeout = context.readTimeout;
     this.bodyTimeout = context.readTimeout;
+    this.readTimeout = context.readTimeout;
+    this.sendTimeout = context.sendTimeout;
     this.startTime = startTime;
   }
 
@@ -117,7 +124,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
       // body our own timer does send-idle then read timing, and undici's header timeout is off.
       this.headersTimeout = 0;
       this.phase = 1;
-      this.timer = setTimeout(onExchangeTimeout, this.context.sendTimeout, this);
+      this.timer = setTimeout(onExchangeTimeout, this.sendTimeout, this);
     } else {
       this.phase = 2;
     }
@@ -135,6 +142,9 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   onBodySent(chunk: Buffer): void {
     this.bytesIn += chunk.length;
     if (this.timer !== null) this.timer.refresh();
+    if (this.bodyLimit > 0 && this.bytesIn > this.bodyLimit && this.controller !== null && !this.controller.aborted) {
+      this.controller.abort(new ProxyError(ProxyErrorCode.BODY_TOO_LARGE));
+    }
   }
 
   onRequestSent(): void {
@@ -142,7 +152,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     this.phase = 2;
     if (this.timer !== null) {
       clearTimeout(this.timer);
-      this.timer = setTimeout(onExchangeTimeout, this.context.readTimeout, this);
+      this.timer = setTimeout(onExchangeTimeout, this.readTimeout, this);
     }
   }
 

@@ -6,6 +6,7 @@ import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode } from './errors.ts';
 import { Exchange, onResponseClose, type ExchangeContext, type ProxyRequest, type ProxyResponse } from './exchange.ts';
 import { buildRequestHeaders, type ForwardedValues } from './headers.ts';
+import { applyRoutePolicy, ConnectTimeoutPools, type PolicyContext } from './route-policy.ts';
 import type { UpstreamPool, UpstreamPools } from './upstreams.ts';
 
 export interface ProxyTimeouts {
@@ -27,6 +28,8 @@ export interface RequestHandlerOptions {
   /** "http" or "https": sent as X-Forwarded-Proto. */
   readonly proto: string;
   readonly onComplete: ((exchange: Exchange) => void) | null;
+  /** Largest request body in bytes unless a route sets proxy-body-size; 0 = unlimited (default). */
+  readonly maxBodyBytes?: number;
 }
 
 /** Per-connection forwarded values, cached on the socket's first request. */
@@ -49,7 +52,7 @@ type ForwardedSocket = Socket & { [kForwarded]?: SocketForwarded };
  * The per-request entry point: read the table once, normalize the target, match, pick an
  * endpoint, forward. Everything else (headers, streaming, errors, completion) is on Exchange.
  */
-export class RequestHandler implements ExchangeContext {
+export class RequestHandler implements ExchangeContext, PolicyContext {
   readonly routeRef: RouteRef<RouteTable>;
   readonly logger: Logger;
   readonly pools: UpstreamPools;
@@ -57,6 +60,9 @@ export class RequestHandler implements ExchangeContext {
   readonly sendTimeout: number;
   readonly proto: string;
   readonly onComplete: ((exchange: Exchange) => void) | null;
+  readonly maxBodyBytes: number;
+  /** Pools of routes with their own proxy-connect-timeout (route-policy.ts). */
+  readonly timeoutPools = new ConnectTimeoutPools();
 
   constructor(options: RequestHandlerOptions) {
     this.routeRef = options.routeRef;
@@ -66,6 +72,7 @@ export class RequestHandler implements ExchangeContext {
     this.sendTimeout = options.timeouts.sendTimeout;
     this.proto = options.proto;
     this.onComplete = options.onComplete;
+    this.maxBodyBytes = options.maxBodyBytes ?? 0;
   }
 
   /**
@@ -123,6 +130,8 @@ export class RequestHandler implements ExchangeContext {
       return;
     }
     exchange.route = route;
+    // Annotation behaviour: redirects, 413, rewrite, per-route timeouts (route-policy.ts).
+    if (applyRoutePolicy(this, exchange, route)) return;
     let upstream = route.upstream;
     const canaryRule = route.canaryRule;
     if (canaryRule !== null) {
@@ -145,7 +154,9 @@ export class RequestHandler implements ExchangeContext {
     }
     exchange.endpoint = endpoint;
     let pool = endpoint.dispatcher as UpstreamPool | null;
-    if (pool === null || pool.closed) endpoint.dispatcher = pool = this.pools.get(endpoint.origin);
+    const connectTimeout = route.settings.connectTimeout;
+    if (connectTimeout >= 0) pool = this.timeoutPools.get(connectTimeout).get(endpoint.origin);
+    else if (pool === null || pool.closed) endpoint.dispatcher = pool = this.pools.get(endpoint.origin);
 
     // 4. Forward.
     exchange.forward(pool, now);

@@ -23,6 +23,8 @@ export interface ProxyServerOptions {
   readonly onComplete?: (exchange: Exchange) => void;
   /** Client keep-alive idle timeout in ms (default 75000, like ingress-nginx's keep-alive 75s). */
   readonly keepAliveTimeout?: number;
+  /** Largest request body in bytes unless a route sets proxy-body-size (413 beyond); 0 = unlimited (default). */
+  readonly maxBodyBytes?: number;
 }
 
 export interface ProxyServer {
@@ -62,6 +64,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     timeouts,
     proto: 'http',
     onComplete: options.onComplete ?? null,
+    maxBodyBytes: options.maxBodyBytes ?? 0,
   });
 
   const server = createServer({
@@ -125,6 +128,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       clearTimeout(timer);
       await closed;
       if (ownPools) await pools.close();
+      await handler.timeoutPools.close();
     },
   };
 }

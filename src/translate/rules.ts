@@ -14,6 +14,7 @@ import type { IngressAge } from './order.ts';
 import { parseCreationTimestamp } from './order.ts';
 import type { PathProblem } from './paths.ts';
 import { resolvePath } from './paths.ts';
+import { readIngressSettings, type SslRedirectMode } from './route-settings.ts';
 import { isObject, listOf } from './shape.ts';
 
 export interface ResolvedBackend {
@@ -26,6 +27,8 @@ export interface CandidateRoute {
   readonly age: IngressAge;
   readonly hostKind: HostKind;
   readonly target: UpstreamTarget | null;
+  /** The Ingress's ssl-redirect choice; translate applies it once it knows the TLS hosts. */
+  readonly sslRedirect: SslRedirectMode;
 }
 
 export interface IngressRoutes {
@@ -66,6 +69,7 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
   const age = ingressAge(ingress);
   const annotationProblems: Diagnostic[] = [];
   const useRegex = readAnnotation(USE_REGEX, ingress.metadata.annotations, source, annotationProblems);
+  const { settings, sslRedirect } = readIngressSettings(ingress.metadata.annotations, source, annotationProblems);
   for (const problem of annotationProblems) report(problem);
 
   // 1. spec.defaultBackend: invalid -> reported and ignored; unresolved -> kept (503 where used).
@@ -141,8 +145,9 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
         matchPath: resolvedPath.matchPath,
         backend: backend.ref,
         canaries: [],
+        ...(settings !== undefined ? { settings } : {}),
       };
-      routes.push({ route, age, hostKind: parsed.kind, target: backend.target });
+      routes.push({ route, age, hostKind: parsed.kind, target: backend.target, sslRedirect });
     }
   }
   return { source, age, hosts, routes, defaultBackend };

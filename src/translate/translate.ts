@@ -15,6 +15,7 @@ import { indexIngressClasses, isIngressOwned } from './ingress-class.ts';
 import { compareDiagnostics, compareIngressAge, compareRoutes, compareStrings, compareVirtualHosts } from './order.ts';
 import type { CandidateRoute, IngressRoutes, ResolvedBackend } from './rules.ts';
 import { ingressRef, translateIngressRules } from './rules.ts';
+import { TlsHosts, reportUnsupportedAnnotations, withSslRedirect } from './route-settings.ts';
 
 interface HostBuilder {
   readonly host: string;
@@ -35,6 +36,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const classes = indexIngressClasses(snapshot.ingressClasses, options);
   const owned = snapshot.ingresses.filter((ingress) => isIngressOwned(ingress, classes, options));
   const { main, canary } = partitionCanaryIngresses(owned);
+  for (const ingress of owned) reportUnsupportedAnnotations(ingress.metadata.annotations, ingressRef(ingress), diagnostics);
   const index = indexServices(snapshot.services, snapshot.endpointSlices);
 
   // 2. Read every main Ingress, oldest first: that order decides every conflict below.
@@ -90,11 +92,12 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const use = (target: UpstreamTarget | null): void => {
     if (target !== null && !targets.has(target.key)) targets.set(target.key, target);
   };
+  const tlsHosts = collectTlsHosts(main);
   const virtualHosts: VirtualHost[] = [];
   for (const builder of hosts.values()) {
     const routes: Route[] = [];
     for (const candidate of builder.routes.values()) {
-      routes.push(candidate.route);
+      routes.push(withSslRedirect(candidate.route, candidate.sslRedirect, tlsHosts));
       use(candidate.target);
     }
     routes.sort(compareRoutes);
@@ -191,6 +194,20 @@ function selectGlobalDefault(
     });
   }
   return { ref: resolved.ref, target: resolved.target };
+}
+
+/** Hosts listed in spec.tls of the main owned Ingresses (ssl-redirect applies to them). */
+function collectTlsHosts(ingresses: readonly Ingress[]): TlsHosts {
+  const tlsHosts = new TlsHosts();
+  for (const ingress of ingresses) {
+    const tls = ingress.spec?.tls;
+    if (!Array.isArray(tls)) continue;
+    for (const entry of tls) {
+      if (entry === null || typeof entry !== 'object' || !Array.isArray(entry.hosts)) continue;
+      for (const host of entry.hosts) if (typeof host === 'string' && host !== '') tlsHosts.add(host);
+    }
+  }
+  return tlsHosts;
 }
 
 function isSameBackend(a: BackendRef, b: BackendRef): boolean {

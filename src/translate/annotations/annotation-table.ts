@@ -9,8 +9,14 @@ import {
   parseCookieName,
   parseHeaderName,
   parseIntInRange,
+  parseRedirectCode,
+  parseRedirectUrl,
   parseRegex,
+  parseRewriteTarget,
+  parseSize,
   parseString,
+  parseTimeout,
+  parseUrlPath,
   type AnnotationParser,
 } from './parsers.ts';
 
@@ -167,8 +173,170 @@ export const USE_REGEX = spec<boolean>({
   doc: 'Regular-expression paths are not supported: with `"true"`, paths that look like one are reported (RegexPathUnsupported) and matched literally.',
 });
 
+// --- per-route behaviour (issue 7; read by translate/route-settings.ts, honoured by the proxy) --------
+
+export const PROXY_CONNECT_TIMEOUT = spec<number | null>({
+  key: 'proxy-connect-timeout',
+  parse: parseTimeout,
+  scope: 'location',
+  default: null,
+  values: 'seconds (`"5"`), or with a unit (`"500ms"`, `"5s"`, `"1m"`)',
+  defaultDoc: '`--proxy-connect-timeout` (5s)',
+  onInvalid: 'the controller default applies',
+  onCanary: 'ignored',
+  doc: 'Upstream connect timeout; 504 when exceeded.',
+});
+
+export const PROXY_READ_TIMEOUT = spec<number | null>({
+  key: 'proxy-read-timeout',
+  parse: parseTimeout,
+  scope: 'location',
+  default: null,
+  values: 'seconds, or with a unit',
+  defaultDoc: '`--proxy-read-timeout` (60s)',
+  onInvalid: 'the controller default applies',
+  onCanary: 'ignored',
+  doc: 'Wait for the upstream response headers (504 when exceeded) and between response body chunks.',
+});
+
+export const PROXY_SEND_TIMEOUT = spec<number | null>({
+  key: 'proxy-send-timeout',
+  parse: parseTimeout,
+  scope: 'location',
+  default: null,
+  values: 'seconds, or with a unit',
+  defaultDoc: '`--proxy-send-timeout` (60s)',
+  onInvalid: 'the controller default applies',
+  onCanary: 'ignored',
+  doc: 'Idle limit while sending the request body upstream (504 when exceeded).',
+});
+
+export const PROXY_BODY_SIZE = spec<number | null>({
+  key: 'proxy-body-size',
+  parse: parseSize,
+  scope: 'location',
+  default: null,
+  values: 'size: bytes, or with `k`, `m`, `g` (`"8m"`); `"0"` = unlimited',
+  defaultDoc: '`--proxy-body-size` (1m)',
+  onInvalid: 'the controller default applies',
+  onCanary: 'ignored',
+  doc: 'Largest request body: 413 when Content-Length says more, or when a streamed body grows past it.',
+});
+
+export const PERMANENT_REDIRECT = spec<string | null>({
+  key: 'permanent-redirect',
+  parse: parseRedirectUrl,
+  scope: 'location',
+  default: null,
+  values: 'absolute http(s) URL',
+  defaultDoc: 'none',
+  onInvalid: 'no redirect',
+  onCanary: 'ignored',
+  doc: 'Answers every request with a redirect to this URL (as written: the request path is not appended).',
+});
+
+export const PERMANENT_REDIRECT_CODE = spec<number>({
+  key: 'permanent-redirect-code',
+  parse: parseRedirectCode,
+  scope: 'location',
+  default: 301,
+  values: 'integer 300..308',
+  defaultDoc: '`301`',
+  onInvalid: '301',
+  onCanary: 'ignored',
+  doc: 'Status code of permanent-redirect.',
+});
+
+export const TEMPORAL_REDIRECT = spec<string | null>({
+  key: 'temporal-redirect',
+  parse: parseRedirectUrl,
+  scope: 'location',
+  default: null,
+  values: 'absolute http(s) URL',
+  defaultDoc: 'none',
+  onInvalid: 'no redirect',
+  onCanary: 'ignored',
+  doc: 'Like permanent-redirect with a temporary code; wins over permanent-redirect when both are set (as in ingress-nginx).',
+});
+
+export const TEMPORAL_REDIRECT_CODE = spec<number>({
+  key: 'temporal-redirect-code',
+  parse: parseRedirectCode,
+  scope: 'location',
+  default: 302,
+  values: 'integer 300..308',
+  defaultDoc: '`302`',
+  onInvalid: '302',
+  onCanary: 'ignored',
+  doc: 'Status code of temporal-redirect.',
+});
+
+export const APP_ROOT = spec<string | null>({
+  key: 'app-root',
+  parse: parseUrlPath,
+  scope: 'server',
+  default: null,
+  values: 'path starting with `/`',
+  defaultDoc: 'none',
+  onInvalid: 'no redirect',
+  onCanary: 'ignored',
+  doc: 'A request for exactly `/` on the Ingress\'s routes is redirected (302) to this path.',
+});
+
+export const REWRITE_TARGET = spec<string | null>({
+  key: 'rewrite-target',
+  parse: parseRewriteTarget,
+  scope: 'ingress',
+  default: null,
+  values: 'path starting with `/` (no `$1` capture groups)',
+  defaultDoc: 'none',
+  onInvalid: 'no rewrite',
+  onCanary: 'ignored',
+  doc: 'The matched path prefix is replaced by this path before forwarding (`/api` + target `/` turns `/api/v1?q` into `/v1?q`); an Exact path becomes the target.',
+});
+
+export const SSL_REDIRECT = spec<boolean>({
+  key: 'ssl-redirect',
+  parse: parseBool,
+  scope: 'location',
+  default: true,
+  values: '`"true"` / `"false"`',
+  defaultDoc: '`true` (when the host has TLS)',
+  onInvalid: 'treated as `true`',
+  onCanary: 'ignored',
+  doc: 'Plain-HTTP requests for a host listed in some Ingress\'s spec.tls are redirected (308) to https, except /.well-known/acme-challenge/.',
+});
+
+export const FORCE_SSL_REDIRECT = spec<boolean>({
+  key: 'force-ssl-redirect',
+  parse: parseBool,
+  scope: 'location',
+  default: false,
+  values: '`"true"` / `"false"`',
+  defaultDoc: '`false`',
+  onInvalid: 'treated as `false`',
+  onCanary: 'ignored',
+  doc: 'Redirect plain-HTTP requests (308) to https even when the host has no TLS section (TLS terminated in front).',
+});
+
+/** The per-route behaviour annotations (route-settings.ts). */
+export const ROUTE_SETTING_ANNOTATIONS = [
+  PROXY_CONNECT_TIMEOUT,
+  PROXY_READ_TIMEOUT,
+  PROXY_SEND_TIMEOUT,
+  PROXY_BODY_SIZE,
+  PERMANENT_REDIRECT,
+  PERMANENT_REDIRECT_CODE,
+  TEMPORAL_REDIRECT,
+  TEMPORAL_REDIRECT_CODE,
+  APP_ROOT,
+  REWRITE_TARGET,
+  SSL_REDIRECT,
+  FORCE_SSL_REDIRECT,
+] as const;
+
 /** THE table. README order. */
-export const ANNOTATIONS: readonly AnnotationSpec<unknown>[] = [CANARY, ...CANARY_RULE_ANNOTATIONS, USE_REGEX];
+export const ANNOTATIONS: readonly AnnotationSpec<unknown>[] = [CANARY, ...CANARY_RULE_ANNOTATIONS, USE_REGEX, ...ROUTE_SETTING_ANNOTATIONS];
 
 /**
  * Annotations a canary Ingress keeps for its own backend (all others are inherited from the main

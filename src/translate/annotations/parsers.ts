@@ -77,3 +77,74 @@ export function parseRegex(value: string): ParseOutcome<string> {
     return fail(`"${value}" is not a valid regular expression: ${(err as Error).message}`);
   }
 }
+
+// --- behaviour annotations (issue 7) -------------------------------------------------------------
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)?$/;
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };
+/** Longest timeout an annotation accepts: one day. */
+const MAX_TIMEOUT_MS = 86_400_000;
+
+/**
+ * A timeout: a number of seconds as ingress-nginx takes it ("5", "60"), or with a unit ("500ms",
+ * "5s", "2m"). Returned in milliseconds; 0 is rejected (a request could never be sent).
+ */
+export function parseTimeout(value: string): ParseOutcome<number> {
+  const m = DURATION.exec(value.trim());
+  if (m === null) return fail(`"${value}" is not a timeout (seconds, or a number with ms, s or m)`);
+  const ms = Math.round(Number(m[1]) * DURATION_UNIT_MS[m[2] ?? 's']);
+  if (ms <= 0 || ms > MAX_TIMEOUT_MS) return fail(`${value.trim()} is out of range (more than 0, at most 24h)`);
+  return ok(ms);
+}
+
+const SIZE = /^(\d+)([kKmMgG]?)$/;
+const SIZE_UNIT: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** An nginx size ("1m", "512k", "100", "2g"); "0" means unlimited. Returned in bytes. */
+export function parseSize(value: string): ParseOutcome<number> {
+  const m = SIZE.exec(value.trim());
+  if (m === null) return fail(`"${value}" is not a size (a number with an optional k, m or g suffix)`);
+  const bytes = Number(m[1]) * SIZE_UNIT[m[2].toLowerCase()];
+  if (!Number.isSafeInteger(bytes)) return fail(`"${value}" is too large`);
+  return ok(bytes);
+}
+
+/** An absolute http(s) URL for a redirect, kept as written (no variables: `$` is rejected). */
+export function parseRedirectUrl(value: string): ParseOutcome<string> {
+  const v = value.trim();
+  if (v === '') return fail('the URL is empty');
+  if (/[\s\x00-\x1f\x7f]/.test(v)) return fail(`"${value}" contains whitespace or a control character`);
+  if (v.includes('$')) return fail(`"${value}" uses an nginx variable, which is not supported`);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return fail(`"${value}" is not an absolute URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail(`"${value}" is not an http or https URL`);
+  return ok(v);
+}
+
+/** A redirect status code: 300-308 (ingress-nginx accepts any 3xx). */
+export function parseRedirectCode(value: string): ParseOutcome<number> {
+  const outcome = parseIntInRange(300, 308)(value);
+  if (!outcome.ok) return fail(`${outcome.error}: a redirect code must be 300 to 308`);
+  return outcome;
+}
+
+/** A URL path ("/app"): starts with "/", no whitespace, control characters, "?", "#" or "$". */
+export function parseUrlPath(value: string): ParseOutcome<string> {
+  const v = value.trim();
+  if (!v.startsWith('/')) return fail(`"${value}" must start with "/"`);
+  if (/[\s\x00-\x1f\x7f?#$]/.test(v)) return fail(`"${value}" contains whitespace, a control character, "?", "#" or "$"`);
+  return ok(v);
+}
+
+/**
+ * rewrite-target: a path that replaces the matched path prefix. Capture-group references
+ * ("/$2") need regular-expression paths, which Switchyard does not support: rejected with that reason.
+ */
+export function parseRewriteTarget(value: string): ParseOutcome<string> {
+  if (/\$\d/.test(value)) return fail(`"${value}" refers to a regular-expression capture group, which is not supported (regex paths are not)`);
+  return parseUrlPath(value);
+}

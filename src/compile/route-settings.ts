@@ -1,0 +1,53 @@
+// Route behaviour from the IR (RouteSettings, set by annotations) in the shape the proxy reads per
+// request: every field always present (one hidden class), "inherit the server's value" as -1, and
+// one shared frozen object for routes that set nothing, so the common case costs one field check.
+import type { RouteSettings } from '../model/route-config.ts';
+
+export class CompiledRouteSettings {
+  /** Upstream connect timeout, ms; -1 = the server's (--proxy-connect-timeout). */
+  readonly connectTimeout: number;
+  /** Response header wait and body idle timeout, ms; -1 = the server's. */
+  readonly readTimeout: number;
+  /** Request body send idle timeout, ms; -1 = the server's. */
+  readonly sendTimeout: number;
+  /** Largest request body, bytes; 0 = unlimited; -1 = the server's (--proxy-body-size). */
+  readonly maxBodyBytes: number;
+  /** Redirect every request: status (0 = none) and Location. */
+  readonly redirectCode: number;
+  readonly redirectLocation: string;
+  /** Plain-HTTP requests are redirected (308) to https (except ACME HTTP-01 challenges). */
+  readonly sslRedirect: boolean;
+  /** A request for exactly "/" is redirected (302) here; null = none. */
+  readonly appRoot: string | null;
+  /** Replaces the matched prefix (or the whole path of an Exact route); null = none. */
+  readonly rewriteTarget: string | null;
+  /** True when a redirect, app-root or ssl-redirect may answer before forwarding. */
+  readonly mayRedirect: boolean;
+
+  constructor(settings: RouteSettings) {
+    this.connectTimeout = settings.connectTimeoutMs ?? -1;
+    this.readTimeout = settings.readTimeoutMs ?? -1;
+    this.sendTimeout = settings.sendTimeoutMs ?? -1;
+    this.maxBodyBytes = settings.maxBodyBytes ?? -1;
+    this.redirectCode = settings.redirect?.code ?? 0;
+    this.redirectLocation = settings.redirect?.location ?? '';
+    this.sslRedirect = settings.sslRedirect === true;
+    this.appRoot = settings.appRoot ?? null;
+    // A target of "/" on a prefix is "drop the prefix"; kept without its trailing "/" for joining.
+    this.rewriteTarget = settings.rewriteTarget ?? null;
+    this.mayRedirect = this.redirectCode !== 0 || this.sslRedirect || this.appRoot !== null;
+  }
+}
+
+/** Routes without annotations share this one. */
+export const DEFAULT_ROUTE_SETTINGS: CompiledRouteSettings = Object.freeze(new CompiledRouteSettings({}));
+
+// Routes of one Ingress share one RouteSettings object in the IR: compile it once.
+const cache = new WeakMap<RouteSettings, CompiledRouteSettings>();
+
+export function compileRouteSettings(settings: RouteSettings | undefined): CompiledRouteSettings {
+  if (settings === undefined) return DEFAULT_ROUTE_SETTINGS;
+  let compiled = cache.get(settings);
+  if (compiled === undefined) cache.set(settings, (compiled = Object.freeze(new CompiledRouteSettings(settings))));
+  return compiled;
+}

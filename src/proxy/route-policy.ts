@@ -1,0 +1,150 @@
+// Per-route behaviour set by annotations (CompiledRouteSettings, decided at compile time), applied
+// after the match and before forwarding: redirects (temporal/permanent-redirect, ssl-redirect,
+// app-root), the request body limit (413), the rewrite of the forwarded path, per-route timeouts.
+import { normalizeHost } from '../compile/host.ts';
+import type { CompiledRoute } from '../compile/compiled-route.ts';
+import { DEFAULT_ROUTE_SETTINGS, type CompiledRouteSettings } from '../compile/route-settings.ts';
+import { ProxyErrorCode } from './errors.ts';
+import type { Exchange } from './exchange.ts';
+import { UpstreamPools } from './upstreams.ts';
+
+const PLAIN_TEXT = 'text/plain; charset=utf-8';
+/** ACME HTTP-01 challenges must reach the solver over plain HTTP (never redirected to https). */
+const ACME_CHALLENGE = '/.well-known/acme-challenge/';
+
+export const RedirectReason = {
+  ANNOTATION: 'SWY_REDIRECT_ANNOTATION',
+  SSL: 'SWY_REDIRECT_SSL',
+  APP_ROOT: 'SWY_REDIRECT_APP_ROOT',
+} as const;
+
+/** What the policy needs from the server it runs in (one object per server). */
+export interface PolicyContext {
+  /** "http" or "https": the listener's scheme. */
+  readonly proto: string;
+  /** Server-wide body limit in bytes (--proxy-body-size); 0 = unlimited. */
+  readonly maxBodyBytes: number;
+  /** Pools for routes with their own proxy-connect-timeout (one UpstreamPools per timeout). */
+  readonly timeoutPools: ConnectTimeoutPools;
+}
+
+/**
+ * Applies `route.settings` to the exchange. Returns true when the request was answered here
+ * (redirect or 413): the caller must not forward it.
+ * hot path: routes without annotations and requests without a body cost three field reads.
+ */
+export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, route: CompiledRoute): boolean {
+  const s = route.settings;
+  // 1. Redirects answer before anything is sent upstream.
+  if (s.mayRedirect && redirectIfNeeded(context, exchange, route, s)) return true;
+
+  // 2. Body size: a declared Content-Length over the limit -> 413 now; a streamed body is counted
+  //    as it is sent (Exchange.onBodySent -> 413 while the response has not started).
+  if (exchange.hasBody) {
+    const limit = s.maxBodyBytes >= 0 ? s.maxBodyBytes : context.maxBodyBytes;
+    if (limit > 0) {
+      const length = contentLength(exchange.req.rawHeaders);
+      if (length > limit) {
+        exchange.fail(ProxyErrorCode.BODY_TOO_LARGE);
+        return true;
+      }
+      exchange.bodyLimit = limit;
+    }
+  }
+  if (s === DEFAULT_ROUTE_SETTINGS) return false;
+
+  // 3. Rewrite and timeouts.
+  if (s.rewriteTarget !== null) exchange.path = rewritePath(route, s.rewriteTarget, exchange.matchPath, exchange.path);
+  if (s.readTimeout >= 0) exchange.readTimeout = exchange.headersTimeout = exchange.bodyTimeout = s.readTimeout;
+  if (s.sendTimeout >= 0) exchange.sendTimeout = s.sendTimeout;
+  return false;
+}
+
+function redirectIfNeeded(context: PolicyContext, exchange: Exchange, route: CompiledRoute, s: CompiledRouteSettings): boolean {
+  if (s.redirectCode !== 0) {
+    sendRedirect(exchange, s.redirectCode, s.redirectLocation, RedirectReason.ANNOTATION);
+    return true;
+  }
+  if (s.sslRedirect && context.proto === 'http' && !exchange.matchPath.startsWith(ACME_CHALLENGE)) {
+    // The external https port is 443 (a Service maps it to --https-port), so the port is dropped.
+    const host = normalizeHost(exchange.host ?? undefined) || (route.host.includes('*') ? '' : route.host);
+    if (host !== '') {
+      sendRedirect(exchange, 308, `https://${host}${exchange.path}`, RedirectReason.SSL);
+      return true;
+    }
+  }
+  if (s.appRoot !== null && exchange.matchPath === '/') {
+    sendRedirect(exchange, 302, s.appRoot, RedirectReason.APP_ROOT);
+    return true;
+  }
+  return false;
+}
+
+/** Answers with a redirect (short plain-text body), logs why at debug level, completes the exchange. */
+export function sendRedirect(exchange: Exchange, status: number, location: string, reason: string): void {
+  const res = exchange.res;
+  exchange.status = status;
+  exchange.context.logger.debug(
+    { reason, status, route: exchange.route?.name ?? null, host: exchange.host, path: exchange.matchPath, location, requestId: exchange.requestId },
+    'redirect',
+  );
+  if (!res.headersSent && !res.destroyed) {
+    const body = `Redirecting to ${location}\n`;
+    res.writeHead(status, [
+      'location', location,
+      'content-type', PLAIN_TEXT,
+      'content-length', String(Buffer.byteLength(body)),
+      'x-request-id', exchange.requestId,
+    ]);
+    res.end(body);
+  }
+  exchange.complete();
+}
+
+/**
+ * The path sent upstream with rewrite-target: a Prefix route's matched prefix is replaced by the
+ * target ("/api" + "/" : "/api/v1" -> "/v1", "/api" -> "/"); an Exact route's path becomes the
+ * target. The query is kept. `path` is the forwarded path + query, `matchPath` its normalized path.
+ */
+export function rewritePath(route: CompiledRoute, target: string, matchPath: string, path: string): string {
+  const query = path.length > matchPath.length && path.startsWith(matchPath) ? path.slice(matchPath.length) : '';
+  if (route.match !== 'prefix') return target + query;
+  const prefix = route.matchPath;
+  const rest = prefix === '/' ? (matchPath === '/' ? '' : matchPath) : matchPath.slice(prefix.length);
+  const base = target.endsWith('/') ? target.slice(0, -1) : target;
+  const rewritten = base + rest;
+  return (rewritten === '' ? '/' : rewritten) + query;
+}
+
+/** Content-Length from raw headers, or -1 (chunked / absent). Only called for requests with a body. */
+function contentLength(raw: readonly string[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      const n = Number(raw[i + 1]);
+      return Number.isFinite(n) ? n : -1;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Upstream pools for routes with their own proxy-connect-timeout: undici sets the connect timeout
+ * per pool, so each distinct timeout gets its own UpstreamPools (same origins, separate
+ * connections). Few distinct values exist in practice; each is created on first use.
+ */
+export class ConnectTimeoutPools {
+  readonly #byTimeout = new Map<number, UpstreamPools>();
+
+  get(connectTimeout: number): UpstreamPools {
+    let pools = this.#byTimeout.get(connectTimeout);
+    if (pools === undefined) this.#byTimeout.set(connectTimeout, (pools = new UpstreamPools({ connectTimeout })));
+    return pools;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#byTimeout.values()];
+    this.#byTimeout.clear();
+    await Promise.all(all.map((p) => p.close()));
+  }
+}

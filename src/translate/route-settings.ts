@@ -1,0 +1,143 @@
+// The per-route behaviour annotations of one Ingress -> RouteSettings (see the model), and the
+// report of annotations Switchyard does not implement. Pure.
+//
+// ssl-redirect depends on every Ingress (a host "has TLS" when any owned Ingress lists it in
+// spec.tls), so it is decided in two steps: readIngressSettings() keeps the Ingress's choice,
+// withSslRedirect() applies it once translate knows the TLS hosts.
+import type { Diagnostic } from '../model/diagnostic.ts';
+import type { ObjectRef } from '../model/kube.ts';
+import type { Route, RouteSettings } from '../model/route-config.ts';
+import {
+  ANNOTATIONS,
+  ANNOTATION_PREFIXES,
+  APP_ROOT,
+  FORCE_SSL_REDIRECT,
+  PERMANENT_REDIRECT,
+  PERMANENT_REDIRECT_CODE,
+  PROXY_BODY_SIZE,
+  PROXY_CONNECT_TIMEOUT,
+  PROXY_READ_TIMEOUT,
+  PROXY_SEND_TIMEOUT,
+  REWRITE_TARGET,
+  SSL_REDIRECT,
+  TEMPORAL_REDIRECT,
+  TEMPORAL_REDIRECT_CODE,
+} from './annotations/annotation-table.ts';
+import { hasAnnotation, readAnnotation, type Annotations } from './annotations/read-annotation.ts';
+
+/** How plain-HTTP requests of an Ingress's routes are redirected to https. */
+export type SslRedirectMode = 'force' | 'if-tls' | 'never';
+
+export interface IngressSettings {
+  /** Everything but sslRedirect; undefined when nothing is set. */
+  readonly settings: RouteSettings | undefined;
+  readonly sslRedirect: SslRedirectMode;
+}
+
+/** Reads the behaviour annotations of one (main) Ingress. Problems go to `diagnostics`. */
+export function readIngressSettings(annotations: Annotations, object: ObjectRef, diagnostics: Diagnostic[]): IngressSettings {
+  const settings: { -readonly [K in keyof RouteSettings]: RouteSettings[K] } = {};
+  let any = false;
+  const connect = readAnnotation(PROXY_CONNECT_TIMEOUT, annotations, object, diagnostics);
+  if (connect !== null) (settings.connectTimeoutMs = connect), (any = true);
+  const read = readAnnotation(PROXY_READ_TIMEOUT, annotations, object, diagnostics);
+  if (read !== null) (settings.readTimeoutMs = read), (any = true);
+  const send = readAnnotation(PROXY_SEND_TIMEOUT, annotations, object, diagnostics);
+  if (send !== null) (settings.sendTimeoutMs = send), (any = true);
+  const body = readAnnotation(PROXY_BODY_SIZE, annotations, object, diagnostics);
+  if (body !== null) (settings.maxBodyBytes = body), (any = true);
+
+  // temporal-redirect wins over permanent-redirect, as in ingress-nginx.
+  const temporal = readAnnotation(TEMPORAL_REDIRECT, annotations, object, diagnostics);
+  const permanent = readAnnotation(PERMANENT_REDIRECT, annotations, object, diagnostics);
+  if (temporal !== null) {
+    settings.redirect = { code: readAnnotation(TEMPORAL_REDIRECT_CODE, annotations, object, diagnostics), location: temporal };
+    any = true;
+    if (permanent !== null) {
+      diagnostics.push({
+        severity: 'warning',
+        object,
+        reason: 'RedirectConflict',
+        message: 'both temporal-redirect and permanent-redirect are set; temporal-redirect wins',
+      });
+    }
+  } else if (permanent !== null) {
+    settings.redirect = { code: readAnnotation(PERMANENT_REDIRECT_CODE, annotations, object, diagnostics), location: permanent };
+    any = true;
+  } else {
+    // Validate a lone -code anyway, so a typo is reported.
+    if (hasAnnotation(annotations, TEMPORAL_REDIRECT_CODE.key)) readAnnotation(TEMPORAL_REDIRECT_CODE, annotations, object, diagnostics);
+    if (hasAnnotation(annotations, PERMANENT_REDIRECT_CODE.key)) readAnnotation(PERMANENT_REDIRECT_CODE, annotations, object, diagnostics);
+  }
+
+  const appRoot = readAnnotation(APP_ROOT, annotations, object, diagnostics);
+  if (appRoot !== null) (settings.appRoot = appRoot), (any = true);
+  const rewrite = readAnnotation(REWRITE_TARGET, annotations, object, diagnostics);
+  if (rewrite !== null) (settings.rewriteTarget = rewrite), (any = true);
+
+  const force = readAnnotation(FORCE_SSL_REDIRECT, annotations, object, diagnostics);
+  const ssl = readAnnotation(SSL_REDIRECT, annotations, object, diagnostics);
+  return { settings: any ? settings : undefined, sslRedirect: force ? 'force' : ssl ? 'if-tls' : 'never' };
+}
+
+/** The hosts that have TLS: exact names and wildcards from every owned Ingress's spec.tls. */
+export class TlsHosts {
+  readonly #exact = new Set<string>();
+  /** Wildcards without their "*" (".example.com"). */
+  readonly #wildcard = new Set<string>();
+
+  add(host: string): void {
+    const h = host.toLowerCase();
+    if (h.startsWith('*.')) this.#wildcard.add(h.slice(1));
+    else this.#exact.add(h);
+  }
+
+  /** True when a virtual host ("shop.example.com", "*.example.com"; never "*") has TLS. */
+  has(host: string): boolean {
+    if (host === '*') return false;
+    if (this.#exact.has(host)) return true;
+    if (host.startsWith('*.')) return this.#wildcard.has(host.slice(1));
+    const dot = host.indexOf('.');
+    return dot > 0 && this.#wildcard.has(host.slice(dot));
+  }
+}
+
+// Route -> the same route with sslRedirect: built once per (memoized) Route object, so an unchanged
+// Ingress yields the very same Route objects from one translate to the next (structural sharing).
+const redirected = new WeakMap<Route, Route>();
+
+/** The route with sslRedirect decided (the same object when nothing changes). */
+export function withSslRedirect(route: Route, mode: SslRedirectMode, tlsHosts: TlsHosts): Route {
+  if (mode === 'never' || (mode === 'if-tls' && !tlsHosts.has(route.host))) return route;
+  let out = redirected.get(route);
+  if (out === undefined) redirected.set(route, (out = { ...route, settings: { ...route.settings, sslRedirect: true } }));
+  return out;
+}
+
+/** Keys (without prefix) translate reads outside the table. */
+const OTHER_KNOWN_KEYS: ReadonlySet<string> = new Set([]);
+
+const KNOWN_KEYS: ReadonlySet<string> = new Set([...ANNOTATIONS.map((spec) => spec.key), ...OTHER_KNOWN_KEYS]);
+
+/**
+ * Reports (warning UnsupportedAnnotation, one per key) every annotation under one of our prefixes
+ * that Switchyard does not implement: it is not silently ignored. The message starts with
+ * "annotation <full key>" (the metrics read the key from there).
+ */
+export function reportUnsupportedAnnotations(annotations: Annotations, object: ObjectRef, diagnostics: Diagnostic[]): void {
+  if (annotations === undefined || annotations === null || typeof annotations !== 'object') return;
+  for (const full of Object.keys(annotations)) {
+    for (const prefix of ANNOTATION_PREFIXES) {
+      if (!full.startsWith(prefix)) continue;
+      const key = full.slice(prefix.length);
+      if (KNOWN_KEYS.has(key)) break;
+      diagnostics.push({
+        severity: 'warning',
+        object,
+        reason: 'UnsupportedAnnotation',
+        message: `annotation ${full} is not supported by Switchyard; it has no effect`,
+      });
+      break;
+    }
+  }
+}
