@@ -398,6 +398,22 @@ export const FLAGS = [
     doc: 'After the grace period, in-flight requests and upgraded connections get this long to finish before they are cut; then exit 0.',
     parse: parseDuration,
   }),
+  // Passive health and retries (README "Resilience"; src/proxy/passive-health.ts, src/proxy/retry.ts).
+  flag({
+    key: 'upstreamMaxFails', name: 'upstream-max-fails', type: 'integer', default: 3,
+    doc: 'Consecutive failures (connection errors, timeouts, 5xx) that eject an endpoint for a while, like nginx max_fails; 0 turns passive health off. The last usable endpoint of an upstream is never ejected.',
+    parse: (raw) => parseInteger(raw, 0, 1000),
+  }),
+  flag({
+    key: 'upstreamFailTimeoutMs', name: 'upstream-fail-timeout', type: 'duration', default: 10_000, defaultLabel: '10s',
+    doc: 'How long an ejected endpoint gets no traffic, like nginx fail_timeout; doubles with each consecutive ejection (at most 8x).',
+    parse: parseDuration,
+  }),
+  flag({
+    key: 'proxyNextUpstreamTries', name: 'proxy-next-upstream-tries', type: 'integer', default: 3,
+    doc: 'Attempts per request, first included, when connecting to an endpoint fails (any method without a body) or the connection resets before the response (idempotent methods); each retry goes to a different endpoint. 1 = no retries.',
+    parse: (raw) => parseInteger(raw, 1, 20),
+  }),
 ] as const;
 
 type AnyFlag = (typeof FLAGS)[number];

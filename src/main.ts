@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './observability/logger.ts';
 import { createObservability, type Observability } from './observability/observability.ts';
 import { createProxyServer, type ProxyServer } from './proxy/server.ts';
 import { Drain } from './runtime/drain.ts';
+import { Balancing } from './proxy/balancers/balancing.ts';
 import { Controller } from './runtime/controller.ts';
 import { RouteRef } from './runtime/route-ref.ts';
 import type { Source } from './runtime/source.ts';
@@ -126,13 +127,21 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
   const routeRef = new RouteRef<RouteTable>(compile(EMPTY_CONFIG, { generation: 0 }));
   // Metrics, access log, /metrics and /debug/* (README "Observability").
   const observability = createObservability(config, logger);
+  // Passive health and retries (README "Resilience"): one registry for the process, outside the tables.
+  const balancing = new Balancing({
+    maxFails: config.upstreamMaxFails,
+    failTimeoutMs: config.upstreamFailTimeoutMs,
+    tries: config.proxyNextUpstreamTries,
+    logger,
+  });
   const controller = new Controller<RouteTable>({
     store,
     routeRef,
     logger,
     translate,
     // Each table binds its routes' metric children at compile time (no label lookup per request).
-    compile: (routeConfig, previous) => observability.bind((metrics) => compile(routeConfig, { previous, metrics })),
+    // Balancers per upstream (load-balance policy, passive health, retries), state kept across tables.
+    compile: (routeConfig, previous) => observability.bind((metrics) => compile(routeConfig, { previous, metrics, balancing })),
     translateOptions,
     holdoffMs: config.syncHoldoffMs,
     maxHoldoffMs: config.syncMaxHoldoffMs,

@@ -6,6 +6,7 @@ import { CompiledVirtualHost, HostIndex } from './host-index.ts';
 import { PathMatcher } from './path-matcher.ts';
 import { RouteTable } from './route-table.ts';
 import type { RouteSeriesBinder } from '../observability/route-metrics.ts';
+import type { Balancing } from '../proxy/balancers/balancing.ts';
 
 export interface CompileOptions {
   /** Generation number of the new table; default: previous.generation + 1, else a process-wide counter. */
@@ -31,6 +32,12 @@ export interface CompileOptions {
    * The caller commits the binder once the table is swapped in (RouteSeriesSet.commit).
    */
   readonly metrics?: RouteSeriesBinder | null;
+  /**
+   * Builds each upstream's balancer (load-balance policy, passive health, retries; README
+   * "Resilience") and binds its endpoints to their long-lived health entries. One per process.
+   * Omitted/null: upstreams keep plain round robin (CompiledUpstream.pick) without health or retries.
+   */
+  readonly balancing?: Balancing | null;
 }
 
 let lastGeneration = 0;
@@ -44,6 +51,7 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
   const previous = options.previous ?? null;
   const random = options.random ?? Math.random;
   const binder = options.metrics ?? null;
+  const balancing = options.balancing ?? null;
   const generation = options.generation ?? (previous !== null ? previous.generation + 1 : lastGeneration + 1);
   if (generation > lastGeneration) lastGeneration = generation;
 
@@ -52,8 +60,11 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
   for (const upstream of config.upstreams) {
     const before = previous?.upstreams.get(upstream.key);
     const start = before !== undefined ? before.cursor : Math.floor(random() * Math.max(1, upstream.endpoints.length));
-    upstreams.set(upstream.key, new CompiledUpstream(upstream, start));
+    const compiled = new CompiledUpstream(upstream, start);
+    if (balancing !== null) compiled.balancer = balancing.build(compiled, generation);
+    upstreams.set(upstream.key, compiled);
   }
+  balancing?.compiled();
   const resolve = (backend: BackendRef): CompiledUpstream | null =>
     backend.upstream === null ? null : (upstreams.get(backend.upstream) ?? null);
   // A canary takes part in the decision only while its upstream has an endpoint to send to; else its

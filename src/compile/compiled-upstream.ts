@@ -1,4 +1,6 @@
 import type { Endpoint, Upstream } from '../model/route-config.ts';
+import type { Balancer } from '../proxy/balancers/balancer.ts';
+import type { EndpointHealth } from '../proxy/passive-health.ts';
 
 /**
  * One endpoint of an upstream, with its origin string built once. `dispatcher` is a slot the proxy
@@ -15,6 +17,8 @@ export class CompiledEndpoint {
   readonly terminating: boolean;
   /** Owned by the proxy (a pool entry); null until first use. */
   dispatcher: unknown = null;
+  /** Long-lived passive-health entry of `origin` (src/proxy/passive-health.ts), bound by compile when balancing is on. */
+  health: EndpointHealth | null = null;
 
   constructor(endpoint: Endpoint) {
     this.address = endpoint.address;
@@ -42,6 +46,11 @@ export class CompiledUpstream {
   readonly candidates: readonly CompiledEndpoint[];
   /** Round-robin cursor (per table; compile carries it over from the previous table). */
   cursor: number;
+  /**
+   * The endpoint choice for requests (src/proxy/balancers/: load-balance policy, passive health,
+   * retries), built by compile when CompileOptions.balancing is given; null: pick() round robin.
+   */
+  balancer: Balancer | null = null;
 
   constructor(upstream: Upstream, cursor: number) {
     this.key = upstream.key;

@@ -6,6 +6,8 @@ import type { CompiledRoute } from '../compile/compiled-route.ts';
 import { ProxyError, ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
 import { buildResponseHeaders, type RequestHeaderFacts } from './headers.ts';
 import type { UpstreamPool } from './upstreams.ts';
+import type { Balancer } from './balancers/balancer.ts';
+import { retryOnAnotherEndpoint } from './retry.ts';
 
 /** node:http request/response classes with a slot for their Exchange (the server is created with them). */
 export class ProxyRequest extends IncomingMessage {
@@ -76,6 +78,12 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   canary: CanaryTarget<CompiledUpstream> | null = null;
   endpoint: CompiledEndpoint | null = null;
   upstreamPool: UpstreamPool | null = null;
+  /** The upstream's balancer (gets the outcome; retries); null when compile built none. */
+  balancer: Balancer | null = null;
+  /** proxy-next-upstream-tries for this request, first attempt included (0: the balancer's default). */
+  tries = 0;
+  /** Endpoints earlier attempts of this request failed on (retries only; null on the first attempt). */
+  tried: CompiledEndpoint[] | null = null;
 
   // -- outcome and timings --
   status = 0;
@@ -198,6 +206,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
     if (this.done) return; // client went away first; already completed
+    // A connection failure before the response: try another endpoint (retry.ts).
+    if (this.balancer !== null && retryOnAnotherEndpoint(this, err)) return;
     let code: ProxyErrorCode;
     if (err instanceof ProxyError) code = err.code;
     else if (this.req.errored !== null || (this.req.destroyed && !this.req.complete)) code = ProxyErrorCode.CLIENT_BODY;
@@ -263,6 +273,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     }
     const pool = this.upstreamPool;
     if (pool !== null) pool.inflight--;
+    const balancer = this.balancer;
+    if (balancer !== null) balancer.done(this); // passive health, EWMA
     const hook = this.context.onComplete;
     if (hook !== null) hook(this);
   }

@@ -147,7 +147,15 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
       exchange.fail(ProxyErrorCode.NO_UPSTREAM);
       return;
     }
-    const endpoint = upstream.pick();
+    // Balancer (src/proxy/balancers/): policy, passive health; it also gets the outcome (and retries).
+    const balancer = upstream.balancer;
+    let endpoint;
+    if (balancer !== null) {
+      exchange.balancer = balancer;
+      endpoint = balancer.pick(exchange, null);
+    } else {
+      endpoint = upstream.pick();
+    }
     if (endpoint === undefined) {
       exchange.fail(ProxyErrorCode.NO_ENDPOINT);
       return;

@@ -50,6 +50,9 @@ test('defaults match the brief', () => {
       podName: '',
       shutdownGracePeriodMs: 5000,
       shutdownTimeoutMs: 20000,
+      upstreamMaxFails: 3,
+      upstreamFailTimeoutMs: 10000,
+      proxyNextUpstreamTries: 3,
       kubeconfigEnv: null,
     },
   );
@@ -92,6 +95,9 @@ const SAMPLES: Record<string, [string, unknown]> = {
   podName: ['switchyard-7d9f-abcde', 'switchyard-7d9f-abcde'],
   shutdownGracePeriodMs: ['10s', 10000],
   shutdownTimeoutMs: ['45s', 45000],
+  upstreamMaxFails: ['0', 0],
+  upstreamFailTimeoutMs: ['30s', 30000],
+  proxyNextUpstreamTries: ['1', 1],
 };
 
 test('every flag has a sample in this test', () => {
