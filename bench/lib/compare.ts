@@ -2,11 +2,21 @@
 // figures are medians over rounds; ratios are medians of the per-round ratios (paired samples).
 import { runLoad, failures, type LoadSummary } from './load.ts';
 import { median, round } from './stats.ts';
+import { treeCpuTimes, type CpuTimes } from './cpu.ts';
 
 export interface LoadTarget {
   readonly label: string;
   readonly port: number;
   readonly host: string;
+  /** Processes whose CPU time (with their children) is this contender's cost; empty: not measured. */
+  readonly pids?: readonly number[];
+}
+
+/** One load run plus the contender's CPU microseconds per completed request (NaN: not measured). */
+export interface Sample extends LoadSummary {
+  readonly cpuUsPerReq: number;
+  /** The user-space part of cpuUsPerReq (the rest is kernel time: syscalls, TCP). */
+  readonly cpuUserUsPerReq: number;
 }
 
 export interface Case {
@@ -23,7 +33,10 @@ export interface ContenderFigures {
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
-  readonly rounds: readonly LoadSummary[];
+  /** Median CPU microseconds per request of the contender's own processes. */
+  readonly cpuUsPerReq: number;
+  readonly cpuUserUsPerReq: number;
+  readonly rounds: readonly Sample[];
 }
 
 export interface CaseFigures {
@@ -45,16 +58,22 @@ export async function compare(targets: readonly LoadTarget[], cases: readonly Ca
       await runLoad({ url: `http://127.0.0.1:${t.port}/b100`, host: t.host, connections: 50, durationSec: options.warmupSec });
     }
   }
-  const samples = new Map<string, LoadSummary[]>();
+  const samples = new Map<string, Sample[]>();
   const key = (c: Case, label: string): string => `${c.size}/${c.connections}/${label}`;
   for (let r = 0; r < options.rounds; r++) {
     for (const c of cases) {
       for (const t of targets) {
-        const s = await runLoad({ url: `http://127.0.0.1:${t.port}/b${c.size}`, host: t.host, connections: c.connections, durationSec: options.durationSec });
+        const pids = t.pids ?? [];
+        const sum = (): CpuTimes => pids.map(treeCpuTimes).reduce((a, b) => ({ user: a.user + b.user, sys: a.sys + b.sys }), { user: 0, sys: 0 });
+        const before = sum();
+        const load = await runLoad({ url: `http://127.0.0.1:${t.port}/b${c.size}`, host: t.host, connections: c.connections, durationSec: options.durationSec });
+        const after = sum();
+        const per = (ms: number): number => (pids.length && load.requests > 0 ? round((ms * 1000) / load.requests, 1) : Number.NaN);
+        const s: Sample = { ...load, cpuUsPerReq: per(after.user + after.sys - before.user - before.sys), cpuUserUsPerReq: per(after.user - before.user) };
         const list = samples.get(key(c, t.label)) ?? [];
         list.push(s);
         samples.set(key(c, t.label), list);
-        options.log(`  round ${r + 1}/${options.rounds}  ${caseLabel(c).padEnd(20)} ${t.label.padEnd(12)} ${Math.round(s.rps).toString().padStart(7)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms  failed ${failures(s)}`);
+        options.log(`  round ${r + 1}/${options.rounds}  ${caseLabel(c).padEnd(20)} ${t.label.padEnd(12)} ${Math.round(s.rps).toString().padStart(7)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms  failed ${failures(s)}${Number.isFinite(s.cpuUsPerReq) ? `  cpu ${s.cpuUsPerReq} us/req (user ${s.cpuUserUsPerReq})` : ''}`);
       }
     }
   }
@@ -67,6 +86,8 @@ export async function compare(targets: readonly LoadTarget[], cases: readonly Ca
         p50: median(rounds.map((s) => s.p50)),
         p99: median(rounds.map((s) => s.p99)),
         errors: rounds.reduce((n, s) => n + failures(s), 0),
+        cpuUsPerReq: round(median(rounds.map((s) => s.cpuUsPerReq)), 1),
+        cpuUserUsPerReq: round(median(rounds.map((s) => s.cpuUserUsPerReq)), 1),
         rounds,
       };
     }
@@ -75,7 +96,7 @@ export async function compare(targets: readonly LoadTarget[], cases: readonly Ca
 }
 
 /** Median over rounds of a/b for `metric` (paired by round); NaN when either side is missing. */
-export function pairedRatio(figures: CaseFigures, a: string, b: string, metric: 'rps' | 'p99' = 'rps'): number {
+export function pairedRatio(figures: CaseFigures, a: string, b: string, metric: 'rps' | 'p99' | 'cpuUsPerReq' = 'rps'): number {
   const ra = figures.contenders[a]?.rounds;
   const rb = figures.contenders[b]?.rounds;
   if (!ra || !rb || ra.length === 0 || rb.length === 0) return Number.NaN;

@@ -19,6 +19,8 @@ export interface Contender {
   readonly name: ContenderName;
   readonly port: number;
   readonly host: string;
+  /** The contender's own processes (CPU per request); empty for direct. */
+  readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -44,18 +46,18 @@ export function benchManifests(ctx: BenchContext, upstreamPort: number): Manifes
 export async function startContender(name: ContenderName, ctx: BenchContext, upstream: Upstream, extraArgs: readonly string[] = []): Promise<Contender> {
   switch (name) {
     case 'direct':
-      return { name, port: upstream.port, host: BENCH_HOST, stop: async () => {} };
+      return { name, port: upstream.port, host: BENCH_HOST, pids: [], stop: async () => {} };
     case 'nginx': {
       if (!ctx.nginx) throw new Error('nginx is not available');
       const port = await freePort();
       const dir = mkdtempSync(join(ctx.tmp, 'nginx-proxy-'));
       const instance = await startNginx(ctx.nginx, dir, port, proxyConfig(dir, port, [{ host: BENCH_HOST, upstreamPorts: [upstream.port] }]), SERVER_CORE);
-      return { name, port, host: BENCH_HOST, stop: () => instance.stop() };
+      return { name, port, host: BENCH_HOST, pids: [instance.proc.pid], stop: () => instance.stop() };
     }
     case 'http-proxy': {
       const proc = start('http-proxy', process.execPath, [httpProxyScript, String(upstream.port)], { core: SERVER_CORE });
       const m = await proc.waitForLine(/^listening (\d+)/, 10_000);
-      return { name, port: Number(m[1]), host: BENCH_HOST, stop: () => proc.stop() };
+      return { name, port: Number(m[1]), host: BENCH_HOST, pids: [proc.pid], stop: () => proc.stop() };
     }
     case 'switchyard': {
       const manifests = benchManifests(ctx, upstream.port);
@@ -65,7 +67,7 @@ export async function startContender(name: ContenderName, ctx: BenchContext, ups
         extraArgs: extraArgs.length ? extraArgs : SHIPPED_ARGS(),
         probe: { host: BENCH_HOST, path: '/b100', upstream: upstream.name },
       });
-      return { name, port: sy.port, host: BENCH_HOST, stop: () => sy.stop() };
+      return { name, port: sy.port, host: BENCH_HOST, pids: [sy.proc.pid], stop: () => sy.stop() };
     }
   }
 }

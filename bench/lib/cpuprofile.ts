@@ -52,10 +52,22 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\/.*?\/(src|node_modules|bench)\//, '$1/');
 }
 
-export function summarizeProfile(path: string, top = 30): ProfileSummary {
+/**
+ * `window` (optional, µs on the monotonic clock V8 stamps profiles with, = process.hrtime) keeps
+ * only the samples taken under load, leaving out startup (module loading, type stripping).
+ */
+export function summarizeProfile(path: string, top = 30, window?: { readonly fromUs: number; readonly toUs: number }): ProfileSummary & { readonly windowed: boolean } {
   const p = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const selfUs = new Map<number, number>();
-  for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+  // Only use the window when it lies inside the profile (same clock); else summarize everything.
+  const windowed = window !== undefined && window.fromUs >= p.startTime && window.toUs <= p.endTime;
+  let t = p.startTime;
+  for (let i = 0; i < p.samples.length; i++) {
+    const dt = p.timeDeltas[i] ?? 0;
+    t += dt;
+    if (windowed && (t < window.fromUs || t > window.toUs)) continue;
+    selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + dt);
+  }
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -95,6 +107,7 @@ export function summarizeProfile(path: string, top = 30): ProfileSummary {
   const list = (m: Map<string, { fn: string; where: string; area: string; us: number }>, n: number): ProfileEntry[] =>
     [...m.values()].sort((a, b) => b.us - a.us).slice(0, n).map((e) => ({ fn: e.fn, where: e.where, area: e.area, pct: pct(e.us) }));
   return {
+    windowed,
     totalMs: Math.round(busy / 1000),
     areas: Object.fromEntries([...areas].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, pct(v)])),
     self: list(fns, top),

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { start, type Proc } from './procs.ts';
 import { waitUntil, get } from './net.ts';
+import { childrenOf } from './cpu.ts';
 
 export interface NginxInfo {
   readonly path: string;
@@ -133,14 +134,6 @@ export interface NginxInstance {
   /** Rewrites the config and signals the master to reload it (what `nginx -s reload` does). */
   reload(config: string): void;
   stop(): Promise<void>;
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 /** Starts nginx (master + 1 worker) pinned to `core` with `config` written into `dir`. */

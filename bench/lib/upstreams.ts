@@ -14,6 +14,8 @@ export interface Upstream {
   readonly kind: UpstreamKind;
   readonly name: string;
   readonly port: number;
+  /** Process to measure CPU on (nginx: the master; its workers are counted with it). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -23,11 +25,11 @@ export async function startUpstream(kind: UpstreamKind, name: string, tmp: strin
   if (kind === 'node') {
     const proc = start(`upstream ${name}`, process.execPath, [script, name], { core: SERVER_CORE });
     const m = await proc.waitForLine(/^listening (\d+)/, 10_000);
-    return { kind, name, port: Number(m[1]), stop: () => proc.stop() };
+    return { kind, name, port: Number(m[1]), pid: proc.pid, stop: () => proc.stop() };
   }
   if (!nginx) throw new Error('nginx upstream requested but nginx is not available');
   const port = await freePort();
   const dir = mkdtempSync(join(tmp, `nginx-upstream-${name}-`));
   const instance = await startNginx(nginx, dir, port, upstreamConfig(dir, port, name), SERVER_CORE);
-  return { kind, name, port, stop: () => instance.stop() };
+  return { kind, name, port, pid: instance.proc.pid, stop: () => instance.stop() };
 }

@@ -36,7 +36,7 @@ export const overheadsScenario: Scenario = {
         running.push({ label, sy });
       }
       const [figures] = await compare(
-        running.map((r) => ({ label: r.label, port: r.sy.port, host: BENCH_HOST })),
+        running.map((r) => ({ label: r.label, port: r.sy.port, host: BENCH_HOST, pids: [r.sy.proc.pid] })),
         [{ size: 100, connections: 50 }],
         { rounds: ctx.rounds, durationSec: ctx.durationSec, warmupSec: ctx.quick ? 1 : 3, log: ctx.log },
       );
@@ -45,13 +45,16 @@ export const overheadsScenario: Scenario = {
         metrics: pairedRatio(figures, 'metrics on, log off', base),
         accessLog: pairedRatio(figures, 'metrics off, log on', base),
         both: pairedRatio(figures, 'metrics on, log on', base),
+        cpuMetrics: pairedRatio(figures, 'metrics on, log off', base, 'cpuUsPerReq'),
+        cpuAccessLog: pairedRatio(figures, 'metrics off, log on', base, 'cpuUsPerReq'),
+        cpuBoth: pairedRatio(figures, 'metrics on, log on', base, 'cpuUsPerReq'),
       };
       ctx.log(`  req/s vs metrics off+log off: metrics ${x(ratios.metrics)}, access log ${x(ratios.accessLog)}, both ${x(ratios.both)}`);
       return result(ctx, 'overheads', {
         status: 'ok',
         settings: { rounds: ctx.rounds, durationSec: ctx.durationSec, connections: 50, size: 100, upstream: shared.upstreamKind, accessLog: 'file (--access-log-path)' },
         data: {
-          variants: Object.fromEntries(Object.entries(figures.contenders).map(([k, v]) => [k, { rps: v.rps, p50: v.p50, p99: v.p99, errors: v.errors, args: variants[k] }])),
+          variants: Object.fromEntries(Object.entries(figures.contenders).map(([k, v]) => [k, { rps: v.rps, p50: v.p50, p99: v.p99, errors: v.errors, cpuUsPerReq: v.cpuUsPerReq, args: variants[k] }])),
           ratios,
         },
       });
@@ -61,10 +64,13 @@ export const overheadsScenario: Scenario = {
     }
   },
   markdown(r) {
-    const d = r.data as { variants: Record<string, { rps: number; p50: number; p99: number; errors: number }>; ratios: Record<string, number> };
-    const lines = ['100 B, 50 connections; access log written to a file.', '', '| Switchyard variant | req/s | p50 ms | p99 ms | failed |', '|---|---:|---:|---:|---:|'];
-    for (const [k, v] of Object.entries(d.variants)) lines.push(`| ${k} | ${v.rps} | ${num(v.p50)} | ${num(v.p99)} | ${v.errors} |`);
-    lines.push('', `req/s relative to metrics off + log off: metrics on ${x(d.ratios.metrics)}, access log on ${x(d.ratios.accessLog)}, both ${x(d.ratios.both)}.`);
+    const d = r.data as { variants: Record<string, { rps: number; p50: number; p99: number; errors: number; cpuUsPerReq?: number }>; ratios: Record<string, number> };
+    const lines = ['100 B, 50 connections; access log written to a file.', '', '| Switchyard variant | req/s | p50 ms | p99 ms | failed | CPU µs/req |', '|---|---:|---:|---:|---:|---:|'];
+    for (const [k, v] of Object.entries(d.variants)) lines.push(`| ${k} | ${v.rps} | ${num(v.p50)} | ${num(v.p99)} | ${v.errors} | ${num(v.cpuUsPerReq)} |`);
+    lines.push(
+      '',
+      `Relative to metrics off + log off: req/s with metrics ${x(d.ratios.metrics)}, access log ${x(d.ratios.accessLog)}, both ${x(d.ratios.both)}; CPU per request with metrics ${x(d.ratios.cpuMetrics ?? NaN)}, access log ${x(d.ratios.cpuAccessLog ?? NaN)}, both ${x(d.ratios.cpuBoth ?? NaN)}.`,
+    );
     return lines.join('\n');
   },
 };

@@ -24,6 +24,7 @@ interface ScalePoint {
   readonly heapUsedMiB: number;
   readonly heapTotalMiB: number;
   readonly rssMiB: number;
+  readonly rssBeforeGcMiB: number;
   readonly peakRssMiB: number;
 }
 
@@ -60,14 +61,15 @@ export const scaleScenario: Scenario = {
             probe: { host: PROBE_HOST, path: '/b100', upstream: 'prop-a' },
             readyTimeoutMs: 300_000,
           });
-          // Settle: let post-start work and a few GCs happen, then read the latest probe sample.
+          // Settle, then ask the probe for a sample after a full GC (SIGUSR2).
           await delay(3000);
           const since = Date.now();
-          let m = { at: 0, rss: 0, heapUsed: 0, heapTotal: 0 };
+          let m = { at: 0, rss: 0, rssBeforeGc: 0, heapUsed: 0, heapTotal: 0 };
+          process.kill(sy.proc.pid, 'SIGUSR2');
           await waitUntil('memory sample', async () => {
             m = JSON.parse(readFileSync(memoryFile, 'utf8')) as typeof m;
             return m.at >= since;
-          }, 5000, 100);
+          }, 10_000, 100);
           const point: ScalePoint = {
             ingresses: count,
             endpoints,
@@ -75,10 +77,11 @@ export const scaleScenario: Scenario = {
             heapUsedMiB: Math.round(m.heapUsed / MiB),
             heapTotalMiB: Math.round(m.heapTotal / MiB),
             rssMiB: Math.round(m.rss / MiB),
+            rssBeforeGcMiB: Math.round(m.rssBeforeGc / MiB),
             peakRssMiB: Math.round(procStatusKiB(sy.proc.pid, 'VmHWM') / 1024),
           };
           points.push(point);
-          ctx.log(`  ${count} Ingresses / ${endpoints} endpoints: ready in ${(point.readyMs / 1000).toFixed(1)} s, heap ${point.heapUsedMiB} MiB, RSS ${point.rssMiB} MiB (peak ${point.peakRssMiB} MiB)`);
+          ctx.log(`  ${count} Ingresses / ${endpoints} endpoints: ready in ${(point.readyMs / 1000).toFixed(1)} s, heap ${point.heapUsedMiB} MiB, RSS ${point.rssBeforeGcMiB} MiB (${point.rssMiB} MiB after GC, peak ${point.peakRssMiB} MiB)`);
         } finally {
           if (sy) await sy.stop();
         }
@@ -93,15 +96,21 @@ export const scaleScenario: Scenario = {
       settings: { endpointsPerService: 5, source: 'file (--manifests)' },
       data: { points },
       targets: [
-        check('RSS at 10,000 Ingresses / 50,000 endpoints (after GC)', '<= 300 MiB', big ? big.rssMiB : NaN, (v) => v <= 300, (v) => `${v} MiB`),
+        check('RSS at 10,000 Ingresses / 50,000 endpoints', '<= 300 MiB', big ? big.rssBeforeGcMiB : NaN, (v) => v <= 300, (v) => `${v} MiB`),
+        check('RSS after a full GC at 10,000 Ingresses / 50,000 endpoints', '<= 300 MiB', big ? big.rssMiB : NaN, (v) => v <= 300, (v) => `${v} MiB`),
         check('peak RSS at 10,000 Ingresses / 50,000 endpoints', '<= 300 MiB (informational: startup peak)', big ? big.peakRssMiB : NaN, (v) => v <= 300, (v) => `${v} MiB`),
       ],
     });
   },
   markdown(r) {
     const { points } = r.data as { points: ScalePoint[] };
-    const lines = ['| Ingresses | endpoints | time to first ready | heap used | heap total | RSS (after GC) | peak RSS |', '|---:|---:|---:|---:|---:|---:|---:|'];
-    for (const p of points) lines.push(`| ${p.ingresses} | ${p.endpoints} | ${num(p.readyMs / 1000)} s | ${p.heapUsedMiB} MiB | ${p.heapTotalMiB} MiB | ${p.rssMiB} MiB | ${p.peakRssMiB} MiB |`);
+    const lines = [
+      'Time to first ready = controller start until the probe route answers. Memory 3 s after ready: heap after a full GC, RSS before and after that GC, peak RSS (VmHWM).',
+      '',
+      '| Ingresses | endpoints | time to first ready | heap used | heap total | RSS | RSS after GC | peak RSS |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ];
+    for (const p of points) lines.push(`| ${p.ingresses} | ${p.endpoints} | ${num(p.readyMs / 1000)} s | ${p.heapUsedMiB} MiB | ${p.heapTotalMiB} MiB | ${num(p.rssBeforeGcMiB)} MiB | ${p.rssMiB} MiB | ${p.peakRssMiB} MiB |`);
     return lines.join('\n');
   },
 };
