@@ -67,6 +67,12 @@ export class Store implements ChangeSink {
   readonly #isIngressOwned: ((ingress: Ingress, classes: readonly IngressClass[]) => boolean) | null;
   #classes: readonly IngressClass[] | null = null;
   #snapshot: Snapshot | null = null;
+  /**
+   * Per kind: the sorted frozen list of the last snapshot, and the keys changed since (with the
+   * new object, or the removed one: either carries the namespace and name to search for).
+   */
+  readonly #lists = new Map<KubeKind, readonly KubeObject[]>();
+  readonly #changed = new Map<KubeKind, Map<string, KubeObject>>(KUBE_KINDS.map((k) => [k, new Map()]));
   #relevant = 0;
   #ignored = 0;
 
@@ -114,16 +120,57 @@ export class Store implements ChangeSink {
     return relevant;
   }
 
-  /** Frozen view of everything held, each list sorted by namespace/name; cached until a change. */
+  /**
+   * Frozen view of everything held, each list sorted by namespace/name; cached until a change. A
+   * kind with no change since the last snapshot keeps its very list (translate reuses what it
+   * derived from it); a few changed objects are put in place by binary search instead of sorting
+   * the whole kind again.
+   */
   snapshot(): Snapshot {
     if (this.#snapshot) return this.#snapshot;
     const lists = {} as Record<keyof Snapshot, readonly KubeObject[]>;
-    for (const kind of KUBE_KINDS) {
-      const list = [...this.#objects.get(kind)!.values()].sort(compareObjects);
-      lists[SNAPSHOT_FIELD[kind]] = Object.freeze(list);
-    }
+    for (const kind of KUBE_KINDS) lists[SNAPSHOT_FIELD[kind]] = this.#listOf(kind);
     this.#snapshot = Object.freeze(lists) as unknown as Snapshot;
     return this.#snapshot;
+  }
+
+  /** The sorted list of one kind: the last one, patched with the keys changed since, or sorted anew. */
+  #listOf(kind: KubeKind): readonly KubeObject[] {
+    const map = this.#objects.get(kind)!;
+    const changed = this.#changed.get(kind)!;
+    const last = this.#lists.get(kind);
+    if (last !== undefined && changed.size === 0) return last;
+    let list: KubeObject[];
+    if (last === undefined || changed.size > MAX_PATCHED_CHANGES) {
+      list = [...map.values()].sort(compareObjects);
+    } else {
+      // 1. each changed key: found -> replaced (or removed when deleted); not found -> inserted.
+      list = last.slice();
+      for (const [key, some] of changed) {
+        const namespace = some.metadata.namespace ?? '';
+        const name = some.metadata.name;
+        const object = map.get(key);
+        let lo = 0;
+        let hi = list.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (compareKey(list[mid], namespace, name) < 0) lo = mid + 1;
+          else hi = mid;
+        }
+        const found = lo < list.length && compareKey(list[lo], namespace, name) === 0;
+        if (object === undefined) {
+          if (found) list.splice(lo, 1);
+        } else if (found) {
+          list[lo] = object;
+        } else {
+          list.splice(lo, 0, object);
+        }
+      }
+    }
+    changed.clear();
+    const frozen = Object.freeze(list);
+    this.#lists.set(kind, frozen);
+    return frozen;
   }
 
   get(kind: KubeKind, namespace: string, name: string): KubeObject | undefined {
@@ -173,12 +220,14 @@ export class Store implements ChangeSink {
       if (sameContent(old, object)) {
         map.set(key, object); // keep the newest resourceVersion/status; routing is unaffected
         this.#snapshot = null;
+        this.#changed.get(kind)!.set(key, object);
         return false;
       }
     }
     const relevantBefore = old ? this.#matters(old) : false;
     map.set(key, object);
     this.#snapshot = null;
+    this.#changed.get(kind)!.set(key, object);
     if (kind === 'Ingress') this.#indexIngress(key, object as Ingress);
     if (kind === 'IngressClass') this.#classes = null;
     return relevantBefore || this.#matters(object);
@@ -191,6 +240,7 @@ export class Store implements ChangeSink {
     const relevant = this.#matters(old);
     map.delete(key);
     this.#snapshot = null;
+    this.#changed.get(kind)!.set(key, old);
     if (kind === 'Ingress') this.#unindexIngress(key);
     if (kind === 'IngressClass') this.#classes = null;
     return relevant;
@@ -244,6 +294,17 @@ function serviceNameOf(slice: EndpointSlice): string | undefined {
   const labels = slice.metadata.labels;
   const name = labels && typeof labels === 'object' ? labels[SERVICE_NAME_LABEL] : undefined;
   return typeof name === 'string' ? name : undefined;
+}
+
+/** Above this many changed objects of a kind, the snapshot sorts the kind anew instead of patching. */
+const MAX_PATCHED_CHANGES = 64;
+
+/** compareObjects against a key given as namespace + name. */
+function compareKey(a: KubeObject, namespace: string, name: string): number {
+  const na = a.metadata.namespace ?? '';
+  if (na !== namespace) return na < namespace ? -1 : 1;
+  const ma = a.metadata.name;
+  return ma < name ? -1 : ma > name ? 1 : 0;
 }
 
 function compareObjects(a: KubeObject, b: KubeObject): number {

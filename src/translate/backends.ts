@@ -4,13 +4,15 @@
 // answers 503 there instead of letting the request fall through to some other route.
 import type { EndpointSlice, IngressBackend, Service, ServicePort } from '../model/kube.ts';
 import type { BackendRef } from '../model/route-config.ts';
+import { memoizeByObject } from './memo.ts';
 import { isObject, listOf } from './shape.ts';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 /** Services and their EndpointSlices by "namespace/name", built once per translate. */
 export interface ServiceIndex {
-  readonly services: ReadonlyMap<string, Service>;
+  /** Only `get`: memo.ts records every lookup an Ingress makes. */
+  readonly services: { get(key: string): Service | undefined };
   readonly slices: ReadonlyMap<string, readonly EndpointSlice[]>;
 }
 
@@ -18,21 +20,45 @@ export function namespaceOf(meta: { readonly namespace?: string }): string {
   return meta.namespace || 'default';
 }
 
+/**
+ * The last lists indexed and their maps: a snapshot whose Service (or EndpointSlice) list is the
+ * very same frozen array as last time reuses that map (the store keeps a kind's list while none of
+ * its objects changed). A cache of a pure function: the result is the same either way.
+ */
+let lastServices: { readonly list: readonly Service[]; readonly map: ReadonlyMap<string, Service> } | null = null;
+let lastSlices: { readonly list: readonly EndpointSlice[]; readonly map: ReadonlyMap<string, readonly EndpointSlice[]> } | null = null;
+
 export function indexServices(services: readonly Service[], slices: readonly EndpointSlice[]): ServiceIndex {
-  const byName = new Map<string, Service>();
-  for (const service of services) byName.set(`${namespaceOf(service.metadata)}/${service.metadata.name}`, service);
-  const slicesByService = new Map<string, EndpointSlice[]>();
-  for (const slice of slices) {
-    if (!isObject(slice.metadata)) continue;
-    const serviceName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
-    if (serviceName === undefined || serviceName === '') continue;
-    const key = `${namespaceOf(slice.metadata)}/${serviceName}`;
-    let list = slicesByService.get(key);
-    if (list === undefined) slicesByService.set(key, (list = []));
-    list.push(slice);
+  let byName = lastServices !== null && lastServices.list === services ? lastServices.map : null;
+  if (byName === null) {
+    const map = new Map<string, Service>();
+    for (const service of services) map.set(`${namespaceOf(service.metadata)}/${service.metadata.name}`, service);
+    byName = map;
+    if (Object.isFrozen(services)) lastServices = { list: services, map };
+  }
+  let slicesByService = lastSlices !== null && lastSlices.list === slices ? lastSlices.map : null;
+  if (slicesByService === null) {
+    const map = new Map<string, EndpointSlice[]>();
+    for (const slice of slices) {
+      const key = sliceServiceKey(slice);
+      if (key === null) continue;
+      let list = map.get(key);
+      if (list === undefined) map.set(key, (list = []));
+      list.push(slice);
+    }
+    slicesByService = map;
+    if (Object.isFrozen(slices)) lastSlices = { list: slices, map };
   }
   return { services: byName, slices: slicesByService };
 }
+
+/** "namespace/service" an EndpointSlice belongs to (label kubernetes.io/service-name), or null. */
+const sliceServiceKey = memoizeByObject((slice: EndpointSlice): string | null => {
+  if (!isObject(slice.metadata)) return null;
+  const serviceName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+  if (serviceName === undefined || serviceName === '') return null;
+  return `${namespaceOf(slice.metadata)}/${serviceName}`;
+});
 
 /** A resolved Service port: what an Upstream is built from. */
 export interface UpstreamTarget {

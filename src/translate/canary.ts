@@ -20,6 +20,7 @@ import {
   CANARY_WEIGHT_TOTAL,
 } from './annotations/annotation-table.ts';
 import { findAnnotation, hasAnnotation, readAnnotation } from './annotations/read-annotation.ts';
+import { memoizeByObject } from './memo.ts';
 
 /** The parsed canary annotations of one canary Ingress. */
 export interface CanarySettings {
@@ -55,6 +56,16 @@ export function isCanaryIngress(ingress: Ingress): boolean {
   return outcome.ok && outcome.value;
 }
 
+/** isCanaryIngress, memoized per frozen Ingress (memo.ts). */
+const isCanaryIngressMemoized = memoizeByObject(isCanaryIngress);
+
+/** reportCanaryAnnotationsWithoutCanary's diagnostics, memoized per frozen Ingress (memo.ts). */
+const canaryAnnotationsWithoutCanary = memoizeByObject((ingress: Ingress): readonly Diagnostic[] => {
+  const diagnostics: Diagnostic[] = [];
+  reportCanaryAnnotationsWithoutCanary(ingress, diagnostics);
+  return diagnostics;
+});
+
 /** Splits owned Ingresses into main Ingresses (which build routes) and canary Ingresses. */
 export function partitionCanaryIngresses(ingresses: readonly Ingress[]): {
   readonly main: readonly Ingress[];
@@ -62,7 +73,7 @@ export function partitionCanaryIngresses(ingresses: readonly Ingress[]): {
 } {
   const main: Ingress[] = [];
   const canary: Ingress[] = [];
-  for (const ingress of ingresses) (isCanaryIngress(ingress) ? canary : main).push(ingress);
+  for (const ingress of ingresses) (isCanaryIngressMemoized(ingress) ? canary : main).push(ingress);
   return { main, canary };
 }
 
@@ -384,7 +395,7 @@ export function attachCanaryIngresses<T>(
   diagnostics: Diagnostic[],
   use: (target: T | null) => void,
 ): VirtualHost[] {
-  for (const ingress of mainIngresses) reportCanaryAnnotationsWithoutCanary(ingress, diagnostics);
+  for (const ingress of mainIngresses) for (const d of canaryAnnotationsWithoutCanary(ingress)) diagnostics.push(d);
   const candidates: CanaryCandidate[] = [];
   const targets = new Map<string, T | null>();
   for (const ingress of canaryIngresses) {

@@ -1,8 +1,9 @@
 // Upstream endpoints from EndpointSlices (or the external name of an ExternalName Service).
-import type { EndpointConditions } from '../model/kube.ts';
+import type { EndpointConditions, EndpointSlice } from '../model/kube.ts';
 import type { Endpoint, Upstream } from '../model/route-config.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
 import { isExternalName } from './backends.ts';
+import { buildUpstreamMemoized } from './memo.ts';
 import { compareNumbers, compareStrings } from './order.ts';
 import { isObject, listOf } from './shape.ts';
 
@@ -16,6 +17,16 @@ import { isObject, listOf } from './shape.ts';
  *   serving, then not terminating). Sorted by address, then port.
  */
 export function buildUpstream(target: UpstreamTarget, index: ServiceIndex): Upstream {
+  // Memoized per target while its Service's slices are the same objects (memo.ts).
+  return buildUpstreamMemoized(target, index, sliceKeyOf, (slices) => buildUpstreamFrom(target, slices));
+}
+
+/** Where the target's EndpointSlices are in ServiceIndex.slices; null: none are read (ExternalName). */
+function sliceKeyOf(target: UpstreamTarget): string | null {
+  return isExternalName(target.service) ? null : `${target.namespace}/${target.service.metadata.name}`;
+}
+
+function buildUpstreamFrom(target: UpstreamTarget, slices: readonly EndpointSlice[]): Upstream {
   const { key, namespace, service, servicePort } = target;
   const base = { key, namespace, service: service.metadata.name, servicePort: servicePort.port };
   if (isExternalName(service)) {
@@ -25,7 +36,7 @@ export function buildUpstream(target: UpstreamTarget, index: ServiceIndex): Upst
   }
   const portName = servicePort.name ?? '';
   const byAddress = new Map<string, Endpoint>();
-  for (const slice of index.slices.get(`${namespace}/${service.metadata.name}`) ?? []) {
+  for (const slice of slices) {
     const slicePort = listOf(slice.ports).find((p) => isObject(p) && (p.name ?? '') === portName);
     if (slicePort === undefined || typeof slicePort.port !== 'number') continue;
     for (const endpoint of listOf(slice.endpoints)) {

@@ -10,6 +10,7 @@ import type { ServiceIndex, UpstreamTarget } from './backends.ts';
 import { indexServices, isExternalName, resolveServiceBackend } from './backends.ts';
 import { attachCanaryIngresses, partitionCanaryIngresses } from './canary.ts';
 import { buildUpstream } from './endpoints.ts';
+import { readIngressMemoized, sameElements } from './memo.ts';
 import type { HostKind } from './hosts.ts';
 import { indexIngressClasses, isIngressOwned } from './ingress-class.ts';
 import { compareDiagnostics, compareIngressAge, compareRoutes, compareStrings, compareVirtualHosts } from './order.ts';
@@ -20,8 +21,10 @@ import { TlsHosts, reportUnsupportedAnnotations, withSslRedirect } from './route
 interface HostBuilder {
   readonly host: string;
   readonly kind: HostKind;
-  /** Winning route per "match matchPath". */
-  readonly routes: Map<string, CandidateRoute>;
+  /** Winning routes, one per match + matchPath, in arrival order (see claimMatch). */
+  readonly routes: CandidateRoute[];
+  /** Index of `routes` by "match matchPath", built once a host has many routes. */
+  byMatch: Map<string, CandidateRoute> | null;
   defaultBackend: { readonly backend: ResolvedBackend; readonly from: ObjectRef } | null;
 }
 
@@ -40,7 +43,9 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const index = indexServices(snapshot.services, snapshot.endpointSlices);
 
   // 2. Read every main Ingress, oldest first: that order decides every conflict below.
-  const read = (ingress: Ingress): IngressRoutes | null => readIngress(ingress, index, report);
+  //    Reading is memoized per Ingress object (memo.ts): an unchanged Ingress whose Services are
+  //    unchanged costs a lookup, and yields the same Route objects as last time.
+  const read = (ingress: Ingress): IngressRoutes | null => readIngressMemoized(ingress, index, report, readIngress);
   const ingresses = main.map(read).filter((ingress) => ingress !== null);
   ingresses.sort((a, b) => compareIngressAge(a.age, b.age));
 
@@ -50,7 +55,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   for (const ingress of ingresses) {
     for (const { host, kind } of ingress.hosts) {
       let builder = hosts.get(host);
-      if (builder === undefined) hosts.set(host, (builder = { host, kind, routes: new Map(), defaultBackend: null }));
+      if (builder === undefined) hosts.set(host, (builder = { host, kind, routes: [], byMatch: null, defaultBackend: null }));
       if (ingress.defaultBackend === null) continue;
       if (builder.defaultBackend === null) {
         builder.defaultBackend = { backend: ingress.defaultBackend, from: ingress.source };
@@ -65,12 +70,8 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     }
     for (const candidate of ingress.routes) {
       const builder = hosts.get(candidate.route.host)!;
-      const id = `${candidate.route.match} ${candidate.route.matchPath}`;
-      const winner = builder.routes.get(id);
-      if (winner === undefined) {
-        builder.routes.set(id, candidate);
-        continue;
-      }
+      const winner = claimMatch(builder, candidate);
+      if (winner === undefined) continue;
       const { route } = candidate;
       report({
         severity: 'warning',
@@ -94,16 +95,18 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   };
   const tlsHosts = collectTlsHosts(main);
   const virtualHosts: VirtualHost[] = [];
+  const interned = new Map<string, VirtualHost>();
   for (const builder of hosts.values()) {
     const routes: Route[] = [];
-    for (const candidate of builder.routes.values()) {
+    for (const candidate of builder.routes) {
       routes.push(withSslRedirect(candidate.route, candidate.sslRedirect, tlsHosts));
       use(candidate.target);
     }
     routes.sort(compareRoutes);
     use(builder.defaultBackend?.backend.target ?? null);
-    virtualHosts.push({ host: builder.host, kind: builder.kind, routes, defaultBackend: builder.defaultBackend?.backend.ref ?? null });
+    virtualHosts.push(internVirtualHost(builder.host, builder.kind, routes, builder.defaultBackend?.backend.ref ?? null, interned));
   }
+  lastVirtualHosts = interned;
   virtualHosts.sort(compareVirtualHosts);
   use(globalDefault?.target ?? null);
 
@@ -138,6 +141,61 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
 
   const config: RouteConfig = { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, upstreams };
   return { config, diagnostics: sortUnique(diagnostics) };
+}
+
+/** Hosts with more routes than this index them by match + matchPath; fewer are scanned. */
+const SCAN_LIMIT = 8;
+
+/**
+ * The route already holding the candidate's match + matchPath on its host (the candidate loses),
+ * or undefined: then the candidate is added as the winner. Avoids a Map and a key string per host
+ * and route for the common case of hosts with a few routes.
+ */
+function claimMatch(builder: HostBuilder, candidate: CandidateRoute): CandidateRoute | undefined {
+  const { match, matchPath } = candidate.route;
+  let winner: CandidateRoute | undefined;
+  if (builder.byMatch !== null) {
+    winner = builder.byMatch.get(`${match} ${matchPath}`);
+  } else {
+    for (const r of builder.routes) {
+      if (r.route.matchPath === matchPath && r.route.match === match) {
+        winner = r;
+        break;
+      }
+    }
+  }
+  if (winner !== undefined) return winner;
+  builder.routes.push(candidate);
+  if (builder.byMatch !== null) {
+    builder.byMatch.set(`${match} ${matchPath}`, candidate);
+  } else if (builder.routes.length > SCAN_LIMIT) {
+    builder.byMatch = new Map(builder.routes.map((r) => [`${r.route.match} ${r.route.matchPath}`, r]));
+  }
+  return undefined;
+}
+
+/**
+ * The virtual hosts of the previous translate, by host. A virtual host built again from the very
+ * same Route objects and default backend is returned as that same object (structural sharing for
+ * compile's reuse and the controller's change check; the value is equal either way, so translate
+ * stays pure). Replaced by every translate: it holds at most one output's virtual hosts.
+ */
+let lastVirtualHosts: ReadonlyMap<string, VirtualHost> = new Map();
+
+function internVirtualHost(
+  host: string,
+  kind: HostKind,
+  routes: readonly Route[],
+  defaultBackend: BackendRef | null,
+  interned: Map<string, VirtualHost>,
+): VirtualHost {
+  const last = lastVirtualHosts.get(host);
+  const vhost =
+    last !== undefined && last.kind === kind && last.defaultBackend === defaultBackend && sameElements(last.routes, routes)
+      ? last
+      : { host, kind, routes, defaultBackend };
+  interned.set(host, vhost);
+  return vhost;
 }
 
 /**

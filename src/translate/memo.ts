@@ -1,0 +1,131 @@
+// Memoized pieces of translate, so that a rebuild after one change costs O(what changed) plus a
+// cheap assembly, instead of re-reading every Ingress and re-resolving every endpoint.
+//
+// translate stays a PURE function of its snapshot: a memo only ever returns what the computation
+// would return, never something else.
+//   - Entries are keyed by FROZEN objects (WeakMap): the sources hand the store deeply frozen
+//     objects (src/sources/normalize.ts) and the store keeps the same object while it is unchanged,
+//     so an unchanged object finds its entry again. An object that is not frozen (a test building
+//     a snapshot by hand) is never memoized: nothing guarantees it is still the same content.
+//   - An entry records everything else its value was computed from (the Service objects an
+//     Ingress's backends resolved against, the EndpointSlices of an upstream) and is reused only
+//     when those are the very same objects in the current snapshot (identity checks).
+//   - Entries live as long as their key object: nothing to evict, nothing to reset.
+// Besides speed, reuse gives structural sharing: an unchanged Ingress yields the same Route
+// objects, an unchanged Service the same Upstream, so compile() and the controller's "did the
+// config change" check can skip unchanged parts by identity.
+import type { Diagnostic } from '../model/diagnostic.ts';
+import type { EndpointSlice, Ingress, Service } from '../model/kube.ts';
+import type { Upstream } from '../model/route-config.ts';
+import type { ServiceIndex, UpstreamTarget } from './backends.ts';
+
+/** True when `value` may key a memo (see the header). */
+export function isMemoizable(value: object): boolean {
+  return Object.isFrozen(value);
+}
+
+/** What reading one Ingress produced, and the Service lookups it depended on. */
+interface ReadMemo<T> {
+  /** Flat pairs: Service key, then the Service found under it (or undefined). */
+  readonly lookups: readonly (string | Service | undefined)[];
+  readonly value: T;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+const readMemo = new WeakMap<Ingress, ReadMemo<unknown>>();
+
+function lookupsHold(lookups: readonly (string | Service | undefined)[], index: ServiceIndex): boolean {
+  for (let i = 0; i < lookups.length; i += 2) {
+    if (index.services.get(lookups[i] as string) !== lookups[i + 1]) return false;
+  }
+  return true;
+}
+
+/**
+ * `read(ingress, index, report)` memoized per Ingress object. `read` must depend only on the
+ * Ingress and on `index.services` lookups (recorded here); its diagnostics are replayed on reuse.
+ */
+export function readIngressMemoized<T>(
+  ingress: Ingress,
+  index: ServiceIndex,
+  report: (diagnostic: Diagnostic) => void,
+  read: (ingress: Ingress, index: ServiceIndex, report: (diagnostic: Diagnostic) => void) => T,
+): T {
+  if (!isMemoizable(ingress)) return read(ingress, index, report);
+  const memo = readMemo.get(ingress) as ReadMemo<T> | undefined;
+  if (memo !== undefined && lookupsHold(memo.lookups, index)) {
+    for (const d of memo.diagnostics) report(d);
+    return memo.value;
+  }
+  const lookups: (string | Service | undefined)[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const recording: ServiceIndex = {
+    services: {
+      get(key: string): Service | undefined {
+        const service = index.services.get(key);
+        lookups.push(key, service);
+        return service;
+      },
+    },
+    slices: index.slices,
+  };
+  const value = read(ingress, recording, (d) => diagnostics.push(d));
+  readMemo.set(ingress, { lookups, value, diagnostics });
+  for (const d of diagnostics) report(d);
+  return value;
+}
+
+/**
+ * Upstreams by the UpstreamTarget they were built from. A target comes from a memoized Ingress
+ * read, so it is the same object while that Ingress and its Service are unchanged; it holds the
+ * (frozen) Service and Service port. The entry is valid while the Service's EndpointSlices are the
+ * same objects in the same order.
+ */
+const upstreamMemo = new WeakMap<UpstreamTarget, { readonly sliceKey: string; readonly slices: readonly EndpointSlice[]; readonly upstream: Upstream }>();
+
+function sameElements<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * `build(slices)` memoized per target. `sliceKey` names the target's slices in `index.slices`
+ * (computed only on a miss); `build` must depend only on the target and those slices.
+ */
+export function buildUpstreamMemoized(
+  target: UpstreamTarget,
+  index: ServiceIndex,
+  sliceKey: (target: UpstreamTarget) => string | null,
+  build: (slices: readonly EndpointSlice[]) => Upstream,
+): Upstream {
+  const memo = upstreamMemo.get(target);
+  if (memo !== undefined) {
+    const slices = index.slices.get(memo.sliceKey) ?? NO_SLICES;
+    if (sameElements(memo.slices, slices)) return memo.upstream;
+  }
+  const key = sliceKey(target);
+  const slices = key === null ? NO_SLICES : (index.slices.get(key) ?? NO_SLICES);
+  const upstream = build(slices);
+  if (key !== null && isMemoizable(target.service) && slices.every(isMemoizable)) upstreamMemo.set(target, { sliceKey: key, slices, upstream });
+  else if (key === null && isMemoizable(target.service)) upstreamMemo.set(target, { sliceKey: NO_KEY, slices, upstream });
+  return upstream;
+}
+
+const NO_SLICES: readonly EndpointSlice[] = Object.freeze([]);
+/** A key no Service has (keys are "namespace/name"): its slices are always none. */
+const NO_KEY = '';
+
+/** `compute(object)` memoized per frozen object (a pure function of that object alone). */
+export function memoizeByObject<K extends object, V>(compute: (key: K) => V): (key: K) => V {
+  const memo = new WeakMap<K, V>();
+  return (key: K): V => {
+    if (!isMemoizable(key)) return compute(key);
+    if (memo.has(key)) return memo.get(key)!;
+    const value = compute(key);
+    memo.set(key, value);
+    return value;
+  };
+}
+
+export { sameElements };
