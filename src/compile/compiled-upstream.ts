@@ -51,8 +51,11 @@ export class CompiledUpstream {
    * retries), built by compile when CompileOptions.balancing is given; null: pick() round robin.
    */
   balancer: Balancer | null = null;
+  /** The IR this was compiled from: compile reuses this object while the IR object is the same. */
+  readonly source: Upstream;
 
   constructor(upstream: Upstream, cursor: number) {
+    this.source = upstream;
     this.key = upstream.key;
     this.namespace = upstream.namespace;
     this.service = upstream.service;

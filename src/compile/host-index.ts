@@ -8,12 +8,15 @@ export class CompiledVirtualHost {
   readonly paths: PathMatcher;
   /** The virtual host's default backend, or null (then the table's default applies). */
   readonly defaultRoute: CompiledRoute | null;
+  /** Its compiled routes in IR order (what `paths` holds), for reuse by the next compile. */
+  readonly routes: readonly CompiledRoute[];
 
-  constructor(host: string, kind: 'exact' | 'wildcard' | 'any', paths: PathMatcher, defaultRoute: CompiledRoute | null) {
+  constructor(host: string, kind: 'exact' | 'wildcard' | 'any', paths: PathMatcher, defaultRoute: CompiledRoute | null, routes: readonly CompiledRoute[] = []) {
     this.host = host;
     this.kind = kind;
     this.paths = paths;
     this.defaultRoute = defaultRoute;
+    this.routes = routes;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { RouteConfig } from '../model/route-config.ts';
+import type { RouteConfig, VirtualHost } from '../model/route-config.ts';
 import type { CompiledRoute } from './compiled-route.ts';
 import type { CompiledUpstream } from './compiled-upstream.ts';
 import type { CompiledVirtualHost, HostIndex } from './host-index.ts';
@@ -19,6 +19,8 @@ export class RouteTable {
   readonly #hosts: HostIndex;
   /** config.defaultBackend compiled; null -> 404 when nothing matches. */
   readonly defaultRoute: CompiledRoute | null;
+  /** Each VirtualHost of `config` (by identity) and its compiled form: what the next compile may reuse. */
+  readonly compiledHosts: ReadonlyMap<VirtualHost, CompiledVirtualHost>;
 
   constructor(
     generation: number,
@@ -26,12 +28,14 @@ export class RouteTable {
     hosts: HostIndex,
     upstreams: ReadonlyMap<string, CompiledUpstream>,
     defaultRoute: CompiledRoute | null,
+    compiledHosts: ReadonlyMap<VirtualHost, CompiledVirtualHost> = new Map(),
   ) {
     this.generation = generation;
     this.config = config;
     this.#hosts = hosts;
     this.upstreams = upstreams;
     this.defaultRoute = defaultRoute;
+    this.compiledHosts = compiledHosts;
   }
 
   /** The virtual host chosen for a raw Host header value (normalized here), or undefined. */

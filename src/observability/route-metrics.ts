@@ -359,6 +359,15 @@ export class RouteSeriesBinder {
     return series;
   }
 
+  /**
+   * Keeps the children of a compiled route that the new table takes over unchanged (compile's
+   * reuse): the same series objects, live again once this binder is committed.
+   */
+  adopt(metrics: RouteMetrics): void {
+    this.bound.set(metrics.main.key, metrics.main);
+    for (const series of metrics.canaries) this.bound.set(series.key, series);
+  }
+
   bindRoute(route: RouteLike): RouteSeries {
     return this.bind(routeLabels(route));
   }
