@@ -76,12 +76,20 @@ export function readIngressMemoized<T>(
 }
 
 /**
- * Upstreams by the UpstreamTarget they were built from. A target comes from a memoized Ingress
- * read, so it is the same object while that Ingress and its Service are unchanged; it holds the
- * (frozen) Service and Service port. The entry is valid while the Service's EndpointSlices are the
- * same objects in the same order.
+ * Upstreams, memoized at two levels. By the UpstreamTarget they were built from: a target comes
+ * from a memoized Ingress read, so it is the same object while that Ingress and its Service are
+ * unchanged, and the hit costs no key string. Else by the (frozen) Service and "key\0portName"
+ * (what an upstream is built from besides the slices): another Ingress's target for the same
+ * Service port finds the same Upstream object. Either entry is valid while the Service's
+ * EndpointSlices are the same objects in the same order.
  */
-const upstreamMemo = new WeakMap<UpstreamTarget, { readonly sliceKey: string; readonly slices: readonly EndpointSlice[]; readonly upstream: Upstream }>();
+interface UpstreamMemo {
+  readonly sliceKey: string;
+  readonly slices: readonly EndpointSlice[];
+  readonly upstream: Upstream;
+}
+const upstreamByTarget = new WeakMap<UpstreamTarget, UpstreamMemo>();
+const upstreamByService = new WeakMap<Service, Map<string, UpstreamMemo>>();
 
 function sameElements<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
@@ -90,8 +98,9 @@ function sameElements<T>(a: readonly T[], b: readonly T[]): boolean {
 }
 
 /**
- * `build(slices)` memoized per target. `sliceKey` names the target's slices in `index.slices`
- * (computed only on a miss); `build` must depend only on the target and those slices.
+ * `build(slices)` memoized (see above). `sliceKey` names the target's slices in `index.slices`
+ * (null: it reads none, as for an ExternalName Service); `build` must depend only on the target's
+ * key, Service, Service port and those slices.
  */
 export function buildUpstreamMemoized(
   target: UpstreamTarget,
@@ -99,21 +108,25 @@ export function buildUpstreamMemoized(
   sliceKey: (target: UpstreamTarget) => string | null,
   build: (slices: readonly EndpointSlice[]) => Upstream,
 ): Upstream {
-  const memo = upstreamMemo.get(target);
-  if (memo !== undefined) {
-    const slices = index.slices.get(memo.sliceKey) ?? NO_SLICES;
-    if (sameElements(memo.slices, slices)) return memo.upstream;
+  const hit = upstreamByTarget.get(target);
+  if (hit !== undefined && sameElements(hit.slices, index.slices.get(hit.sliceKey) ?? NO_SLICES)) return hit.upstream;
+  const key = sliceKey(target) ?? NO_KEY;
+  const slices = key === NO_KEY ? NO_SLICES : (index.slices.get(key) ?? NO_SLICES);
+  if (!isMemoizable(target.service) || !slices.every(isMemoizable)) return build(slices);
+  const id = `${target.key}\u0000${target.servicePort.name ?? ''}`;
+  let perService = upstreamByService.get(target.service);
+  let memo = perService?.get(id);
+  if (memo === undefined || !sameElements(memo.slices, slices)) {
+    memo = { sliceKey: key, slices, upstream: build(slices) };
+    if (perService === undefined) upstreamByService.set(target.service, (perService = new Map()));
+    perService.set(id, memo);
   }
-  const key = sliceKey(target);
-  const slices = key === null ? NO_SLICES : (index.slices.get(key) ?? NO_SLICES);
-  const upstream = build(slices);
-  if (key !== null && isMemoizable(target.service) && slices.every(isMemoizable)) upstreamMemo.set(target, { sliceKey: key, slices, upstream });
-  else if (key === null && isMemoizable(target.service)) upstreamMemo.set(target, { sliceKey: NO_KEY, slices, upstream });
-  return upstream;
+  upstreamByTarget.set(target, memo);
+  return memo.upstream;
 }
 
 const NO_SLICES: readonly EndpointSlice[] = Object.freeze([]);
-/** A key no Service has (keys are "namespace/name"): its slices are always none. */
+/** A slice key no Service has (keys are "namespace/name"): no slices. */
 const NO_KEY = '';
 
 /** `compute(object)` memoized per frozen object (a pure function of that object alone). */

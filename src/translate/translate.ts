@@ -42,11 +42,94 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   for (const ingress of owned) reportUnsupportedAnnotations(ingress.metadata.annotations, ingressRef(ingress), diagnostics);
   const index = indexServices(snapshot.services, snapshot.endpointSlices);
 
-  // 2. Read every main Ingress, oldest first: that order decides every conflict below.
-  //    Reading is memoized per Ingress object (memo.ts): an unchanged Ingress whose Services are
+  // 2. Read every main Ingress (assembleHosts orders them oldest first: that order decides every
+  //    conflict). Reading is memoized per Ingress object (memo.ts): an unchanged Ingress whose Services are
   //    unchanged costs a lookup, and yields the same Route objects as last time.
   const read = (ingress: Ingress): IngressRoutes | null => readIngressMemoized(ingress, index, report, readIngress);
-  const ingresses = main.map(read).filter((ingress) => ingress !== null);
+  const reads = main.map(read);
+
+  // 3.-5. Virtual hosts from the main Ingresses (assembleHosts), reused whole when every main
+  //    Ingress read is the very same as last time (an EndpointSlice or unrelated change).
+  const { ingresses, virtualHosts, used, diagnostics: hostDiagnostics } = assembleHosts(main, reads);
+  for (const d of hostDiagnostics) report(d);
+
+  // 4. The controller-wide default backend: the oldest Ingress's spec.defaultBackend, else
+  //    --default-backend-service, else none (404).
+  const globalDefault = selectGlobalDefault(ingresses, options, index, report);
+
+  // 5. Upstreams: only Service ports something in the output refers to (collected here and in 6).
+  const targets = new Map<string, UpstreamTarget>();
+  const use = (target: UpstreamTarget | null): void => {
+    if (target !== null && !targets.has(target.key)) targets.set(target.key, target);
+  };
+  for (const target of used) use(target);
+  use(globalDefault?.target ?? null);
+
+  // 6. Canary Ingresses: read like main Ingresses, attached to the main route with the same host,
+  //    path and pathType (canary.ts).
+  const withCanaries = attachCanaryIngresses(
+    main,
+    canary,
+    virtualHosts,
+    (ingress) => read(ingress) ?? { routes: [], defaultBackend: null },
+    diagnostics,
+    use,
+  );
+
+  const upstreams: Upstream[] = [];
+  for (const target of targets.values()) {
+    const upstream = buildUpstream(target, index);
+    upstreams.push(upstream);
+    if (!upstream.endpoints.some((e) => e.ready)) {
+      const why = isExternalName(target.service)
+        ? 'is an ExternalName Service without spec.externalName'
+        : `has ${upstream.endpoints.length === 0 ? 'no endpoints' : 'no ready endpoints'} for port ${upstream.servicePort}`;
+      report({
+        severity: 'warning',
+        object: { kind: 'Service', namespace: upstream.namespace, name: upstream.service },
+        reason: 'NoReadyEndpoints',
+        message: `the Service ${why}; requests routed to it get 503`,
+      });
+    }
+  }
+  upstreams.sort((a, b) => compareStrings(a.key, b.key));
+
+  const config: RouteConfig = { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, upstreams };
+  return { config, diagnostics: sortUnique(diagnostics) };
+}
+
+/** What steps 3 and 5 derive from the main Ingresses alone (see assembleHosts). */
+interface HostAssembly {
+  readonly main: readonly Ingress[];
+  readonly reads: readonly (IngressRoutes | null)[];
+  /** The Ingresses read, oldest first. */
+  readonly ingresses: readonly IngressRoutes[];
+  /** Sorted (compareVirtualHosts), before canaries are attached. */
+  readonly virtualHosts: readonly VirtualHost[];
+  /** Upstream targets in the order the routes and host defaults use them (first use wins a key). */
+  readonly used: readonly UpstreamTarget[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/**
+ * The previous assembly. It is a pure function of `main` and `reads` (the Ingress objects and
+ * what reading them gave), so when both are the very same objects in the same order it is
+ * returned as is (reads are new objects whenever they could differ: memo.ts).
+ */
+let lastAssembly: HostAssembly | null = null;
+
+/**
+ * Steps 2 (order), 3 and 5 (virtual hosts) of translate, from the main Ingresses and their reads
+ * (same order; null: unreadable).
+ */
+function assembleHosts(main: readonly Ingress[], reads: readonly (IngressRoutes | null)[]): HostAssembly {
+  if (lastAssembly !== null && sameElements(lastAssembly.main, main) && sameElements(lastAssembly.reads, reads)) return lastAssembly;
+  const diagnostics: Diagnostic[] = [];
+  const report = (diagnostic: Diagnostic): void => {
+    diagnostics.push(diagnostic);
+  };
+  // 2. Oldest first: that order decides every conflict below.
+  const ingresses = reads.filter((ingress) => ingress !== null);
   ingresses.sort((a, b) => compareIngressAge(a.age, b.age));
 
   // 3. Virtual hosts, their routes and default backends. Candidates arrive oldest Ingress first,
@@ -84,15 +167,8 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     }
   }
 
-  // 4. The controller-wide default backend: the oldest Ingress's spec.defaultBackend, else
-  //    --default-backend-service, else none (404).
-  const globalDefault = selectGlobalDefault(ingresses, options, index, report);
-
-  // 5. Upstreams: only Service ports something in the output refers to (collected here and in 6).
-  const targets = new Map<string, UpstreamTarget>();
-  const use = (target: UpstreamTarget | null): void => {
-    if (target !== null && !targets.has(target.key)) targets.set(target.key, target);
-  };
+  // 5. The virtual hosts' routes (ssl-redirect applied), sorted, and the upstream targets they use.
+  const used: UpstreamTarget[] = [];
   const tlsHosts = collectTlsHosts(main);
   const virtualHosts: VirtualHost[] = [];
   const interned = new Map<string, VirtualHost>();
@@ -100,47 +176,17 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     const routes: Route[] = [];
     for (const candidate of builder.routes) {
       routes.push(withSslRedirect(candidate.route, candidate.sslRedirect, tlsHosts));
-      use(candidate.target);
+      if (candidate.target !== null) used.push(candidate.target);
     }
     routes.sort(compareRoutes);
-    use(builder.defaultBackend?.backend.target ?? null);
+    const defaultTarget = builder.defaultBackend?.backend.target ?? null;
+    if (defaultTarget !== null) used.push(defaultTarget);
     virtualHosts.push(internVirtualHost(builder.host, builder.kind, routes, builder.defaultBackend?.backend.ref ?? null, interned));
   }
   lastVirtualHosts = interned;
   virtualHosts.sort(compareVirtualHosts);
-  use(globalDefault?.target ?? null);
-
-  // 6. Canary Ingresses: read like main Ingresses, attached to the main route with the same host,
-  //    path and pathType (canary.ts).
-  const withCanaries = attachCanaryIngresses(
-    main,
-    canary,
-    virtualHosts,
-    (ingress) => read(ingress) ?? { routes: [], defaultBackend: null },
-    diagnostics,
-    use,
-  );
-
-  const upstreams: Upstream[] = [];
-  for (const target of targets.values()) {
-    const upstream = buildUpstream(target, index);
-    upstreams.push(upstream);
-    if (!upstream.endpoints.some((e) => e.ready)) {
-      const why = isExternalName(target.service)
-        ? 'is an ExternalName Service without spec.externalName'
-        : `has ${upstream.endpoints.length === 0 ? 'no endpoints' : 'no ready endpoints'} for port ${upstream.servicePort}`;
-      report({
-        severity: 'warning',
-        object: { kind: 'Service', namespace: upstream.namespace, name: upstream.service },
-        reason: 'NoReadyEndpoints',
-        message: `the Service ${why}; requests routed to it get 503`,
-      });
-    }
-  }
-  upstreams.sort((a, b) => compareStrings(a.key, b.key));
-
-  const config: RouteConfig = { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, upstreams };
-  return { config, diagnostics: sortUnique(diagnostics) };
+  lastAssembly = { main, reads, ingresses, virtualHosts, used, diagnostics };
+  return lastAssembly;
 }
 
 /** Hosts with more routes than this index them by match + matchPath; fewer are scanned. */
