@@ -29,6 +29,7 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     duration: { type: 'string' },
     'no-readme': { type: 'boolean', default: false },
+    'report-only': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
   allowPositionals: false,
@@ -40,7 +41,8 @@ if (values.help) {
   --only       comma-separated scenarios (the upstream choice runs whenever a load scenario does)
   --rounds     rounds per comparison (default 5, quick 2)
   --duration   seconds per load run in comparisons (default 5, quick 3)
-  --no-readme  do not rewrite the README section`);
+  --no-readme  do not rewrite the README section
+  --report-only  run nothing: re-render chart.svg and the README section from bench/results/*.json`);
   process.exit(0);
 }
 
@@ -54,7 +56,7 @@ if (only) {
   // Every load scenario needs the upstream choice.
   if ([...only].some((n) => n !== 'upstream')) only.add('upstream');
 }
-const selected = SCENARIOS.filter((s) => !only || only.has(s.name));
+const selected = values['report-only'] ? [] : SCENARIOS.filter((s) => !only || only.has(s.name));
 
 const tmp = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
 const cleanup = (): void => rmSync(tmp, { recursive: true, force: true });
@@ -62,7 +64,7 @@ installCleanup(cleanup);
 pinSelf(LOAD_CORE);
 
 const log = (message: string): void => console.log(message);
-const nginx = ensureNginx(log);
+const nginx = selected.length ? ensureNginx(log) : null;
 const quick = values.quick ?? false;
 const ctx: BenchContext = {
   quick,
@@ -108,7 +110,7 @@ if (throughput && throughput.data) {
 }
 if (!values['no-readme']) {
   const renderers = Object.fromEntries(SCENARIOS.filter((s) => s.markdown).map((s) => [s.name, (r: ScenarioResult) => s.markdown!(r)]));
-  const ok = rewriteReadme(renderMarkdown(results, renderers));
+  const ok = rewriteReadme(renderMarkdown(results, renderers, SCENARIOS.map((s) => s.name)));
   log(ok ? 'README: "## Benchmarks" section rewritten' : 'README: markers <!-- bench:start --> / <!-- bench:end --> not found; not rewritten');
 }
 log(`done in ${((performance.now() - started) / 60000).toFixed(1)} min; results in bench/results/`);

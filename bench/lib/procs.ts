@@ -15,6 +15,8 @@ export interface Proc {
   /** Calls `fn` for every complete stdout line from now on. */
   onLine(fn: (line: string) => void): void;
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+  /** Writes a line to the process's stdin (only when started with `stdin: true`). */
+  send(line: string): void;
   readonly exited: Promise<number | null>;
 }
 
@@ -40,6 +42,8 @@ export interface StartOptions {
   readonly cwd?: string;
   /** Keep the last N bytes of output (default 64 KiB). */
   readonly keepBytes?: number;
+  /** Give the process a stdin pipe (for send()). */
+  readonly stdin?: boolean;
 }
 
 export function start(name: string, command: string, args: readonly string[], options: StartOptions): Proc {
@@ -49,7 +53,7 @@ export function start(name: string, command: string, args: readonly string[], op
   const child = spawn(file, argv, {
     cwd: options.cwd,
     env: options.env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
   const keep = options.keepBytes ?? 65536;
@@ -90,6 +94,9 @@ export function start(name: string, command: string, args: readonly string[], op
     pid: child.pid,
     exited,
     output: () => out,
+    send(line) {
+      child.stdin?.write(`${line}\n`);
+    },
     onLine(fn) {
       lineListeners.push(fn);
     },

@@ -118,7 +118,9 @@ function num(v: unknown): string {
 }
 
 /** Markdown for everything in bench/results, each scenario via its own `markdown` renderer. */
-export function renderMarkdown(results: Map<string, ScenarioResult>, renderers: Record<string, (r: ScenarioResult) => string>): string {
+export function renderMarkdown(unordered: Map<string, ScenarioResult>, renderers: Record<string, (r: ScenarioResult) => string>, order: readonly string[]): string {
+  const rank = (name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
+  const results = new Map([...unordered].sort((a, b) => rank(a[0]) - rank(b[0])));
   const any = [...results.values()][0];
   const lines: string[] = [];
   if (!any) return 'No results yet: run `npm run bench`.';
