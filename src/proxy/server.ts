@@ -7,6 +7,7 @@ import type { Exchange } from './exchange.ts';
 import { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { ProxyErrorCode } from './errors.ts';
 import { DEFAULT_TIMEOUTS, RequestHandler, type ProxyTimeouts } from './request-handler.ts';
+import { UpgradeHandler } from './upgrade.ts';
 import { UpstreamPools } from './upstreams.ts';
 
 export interface ProxyServerOptions {
@@ -31,6 +32,8 @@ export interface ProxyServer {
   readonly server: Server;
   readonly handler: RequestHandler;
   readonly pools: UpstreamPools;
+  /** WebSocket / Upgrade requests (upgrade.ts): open upgraded connections, closeAll(). */
+  readonly upgrades: UpgradeHandler;
   /** Listen and resolve with the bound address (port 0 picks a free port). */
   listen(port: number, host?: string): Promise<AddressInfo>;
   /**
@@ -93,6 +96,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     else socket.destroy();
   });
 
+  // WebSocket and other Upgrade requests: routed like requests, then both sockets piped (upgrade.ts).
+  const upgrades = new UpgradeHandler({ routeRef: options.routeRef, logger, proto: 'http', connectTimeout: timeouts.connectTimeout, readTimeout: timeouts.readTimeout });
+  server.on('upgrade', (req: ProxyRequest, socket: Socket, head: Buffer) => upgrades.handle(req, socket, head));
+
   // CONNECT (authority-form targets) is not something an Ingress proxies.
   server.on('connect', (req: ProxyRequest, socket: Socket) => {
     logger.info({ reason: ProxyErrorCode.BAD_REQUEST, status: 400, method: req.method, target: req.url }, 'CONNECT is not supported');
@@ -102,6 +109,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   return {
     server,
     handler,
+    upgrades,
     pools,
     listen(port: number, host?: string): Promise<AddressInfo> {
       return new Promise((resolve, reject) => {
@@ -120,6 +128,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
           server.closeAllConnections();
+          upgrades.closeAll(); // node:http does not track upgraded sockets
           resolve();
         }, graceMs);
         timer.unref();

@@ -1,0 +1,185 @@
+// WebSocket / Upgrade through the proxy over real sockets: echo, large messages both ways
+// (backpressure through pipe), close in both directions, a connection kept open through many route
+// table swaps (one of which removes its route and a later one re-adds it), failures before the
+// upgrade (404, 502, 504, the upstream's own refusal relayed).
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { RouteConfig } from '../../src/model/route-config.ts';
+import { routeConfig } from '../compile/config-builder.ts';
+import { startProxy, type Harness } from '../proxy/support.ts';
+import { WsClient, startWsUpstream, type WsUpstream } from './ws-support.ts';
+
+function config(routes: Record<string, number>): RouteConfig {
+  const paths = Object.keys(routes);
+  return routeConfig({
+    hosts: [{ host: '*', routes: paths.map((path) => ({ path, upstream: `default/svc${routes[path]}:80` })) }],
+    upstreams: [...new Set(Object.values(routes))].map((port) => ({ key: `default/svc${port}:80`, endpoints: [{ address: '127.0.0.1', port }] })),
+  });
+}
+
+/** A raw Upgrade request; resolves with the status of a non-101 answer and its body. */
+function rawUpgrade(port: number, path: string, host = 'app.example.com'): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1', port, path, agent: false,
+      headers: { host, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, body: '', headers: res.headers });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('WebSocket through the proxy', () => {
+  let a: WsUpstream;
+  let b: WsUpstream;
+  let h: Harness;
+
+  before(async () => {
+    a = await startWsUpstream('a');
+    b = await startWsUpstream('b');
+    h = await startProxy(config({ '/chat': a.port, '/other': b.port }));
+  });
+  after(async () => {
+    await h.close(100);
+    await a.close();
+    await b.close();
+  });
+
+  test('echo, forwarded headers, close from the client reaches the upstream', async () => {
+    const c = new WsClient(`ws://127.0.0.1:${h.port}/chat/room?x=1`);
+    await c.opened;
+    assert.equal(await c.next(), 'hello from a /chat/room?x=1');
+    c.ws.send('ping');
+    assert.equal(await c.next(), 'a:ping');
+    const seen = a.upgrades.at(-1)!;
+    assert.equal(seen['x-forwarded-proto'], 'http');
+    assert.equal(seen['x-real-ip'], '127.0.0.1');
+    assert.equal(seen.upgrade, 'websocket');
+    assert.match(String(seen['x-request-id']), /^[0-9a-f]{32}$/);
+    assert.equal(h.proxy.upgrades.connections, 1);
+    const closedBefore = a.closed;
+    c.ws.close(1000, 'bye');
+    const event = await c.closedEvent;
+    assert.equal(event.code, 1000);
+    while (a.closed === closedBefore || h.proxy.upgrades.connections > 0) await new Promise((r) => setImmediate(r));
+  });
+
+  test('large binary messages both ways (backpressure through the pipes)', async () => {
+    const c = new WsClient(`ws://127.0.0.1:${h.port}/other`);
+    await c.opened;
+    await c.next(); // hello
+    const big = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = i & 255;
+    for (let i = 0; i < 3; i++) c.ws.send(big);
+    for (let i = 0; i < 3; i++) {
+      const m = (await c.next()) as Buffer;
+      assert.equal(m.length, big.length);
+      assert.ok(m.equals(big));
+    }
+    c.ws.close();
+    await c.closedEvent;
+  });
+
+  test('an open WebSocket survives 60 table swaps, including removing and re-adding its route', async () => {
+    const c = new WsClient(`ws://127.0.0.1:${h.port}/chat`);
+    await c.opened;
+    await c.next();
+    const generation = h.routeRef.current.generation;
+    for (let i = 0; i < 60; i++) {
+      if (i === 20) {
+        h.swap(config({ '/other': b.port })); // its route is gone: new upgrades get 404 ...
+        assert.equal((await rawUpgrade(h.port, '/chat')).status, 404);
+      } else if (i === 40) {
+        h.swap(config({ '/chat': a.port, '/other': b.port })); // ... and back
+      } else {
+        h.swap(config(i % 2 === 0 ? { '/chat': a.port, '/other': b.port, [`/extra${i}`]: b.port } : { '/chat': a.port, '/other': b.port }));
+      }
+      c.ws.send(`m${i}`);
+      assert.equal(await c.next(), `a:m${i}`);
+    }
+    assert.ok(h.routeRef.current.generation >= generation + 60);
+    // Close from the upstream side reaches the client.
+    for (const s of a.sockets) s.end();
+    const event = await c.closedEvent;
+    assert.ok(event.code === 1006 || event.code === 1005, `closed by the peer (code ${event.code})`);
+  });
+
+  test('failures before the upgrade: 404, 502 (refused), 504 (no answer), the upstream refusal relayed', async () => {
+    const noRoute = await startProxy(routeConfig({ hosts: [{ host: 'other.example.com', routes: [{ path: '/', upstream: 'default/x:80' }] }], upstreams: [] }));
+    try {
+      const r = await rawUpgrade(noRoute.port, '/chat');
+      assert.equal(r.status, 404);
+      assert.match(r.body, /Not Found/);
+    } finally {
+      await noRoute.close();
+    }
+
+    // A port nothing listens on: 502.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const refused = await startProxy(config({ '/': deadPort }));
+    try {
+      const r = await rawUpgrade(refused.port, '/');
+      assert.equal(r.status, 502);
+      assert.match(r.body, /Bad Gateway/);
+    } finally {
+      await refused.close();
+    }
+
+    // An upstream that accepts the connection and never answers: 504 after the read timeout.
+    const silent: Server = createServer((s) => s.on('error', () => {}).resume());
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const slow = await startProxy(config({ '/': (silent.address() as AddressInfo).port }), { timeouts: { readTimeout: 200 } });
+    try {
+      const r = await rawUpgrade(slow.port, '/');
+      assert.equal(r.status, 504);
+      assert.match(r.body, /Gateway Timeout/);
+    } finally {
+      await slow.close();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+
+    // The upstream refuses the upgrade: its answer is relayed and the connection closed.
+    const refusing = await startWsUpstream('r', { refuse: 403 });
+    const relay = await startProxy(config({ '/': refusing.port }));
+    try {
+      const r = await rawUpgrade(relay.port, '/');
+      assert.equal(r.status, 403);
+      assert.equal(r.body, 'refused');
+      assert.equal(r.headers.connection, 'close');
+    } finally {
+      await relay.close();
+      await refusing.close();
+    }
+  });
+
+  test('ssl-redirect applies to upgrade requests on plain HTTP', async () => {
+    const base = config({ '/': a.port });
+    const redirecting = await startProxy({
+      ...base,
+      virtualHosts: base.virtualHosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => ({ ...r, settings: { sslRedirect: true as const } })) })),
+    });
+    try {
+      const r = await rawUpgrade(redirecting.port, '/ws?a=b', 'chat.example.com');
+      assert.equal(r.status, 308);
+      assert.equal(r.headers.location, 'https://chat.example.com/ws?a=b');
+    } finally {
+      await redirecting.close();
+    }
+  });
+});
