@@ -68,7 +68,8 @@ export async function compare(targets: readonly LoadTarget[], cases: readonly Ca
         const before = sum();
         const load = await runLoad({ url: `http://127.0.0.1:${t.port}/b${c.size}`, host: t.host, connections: c.connections, durationSec: options.durationSec });
         const after = sum();
-        const per = (ms: number): number => (pids.length && load.requests > 0 ? round((ms * 1000) / load.requests, 1) : Number.NaN);
+        // NaN when not measured, or when a process of the tree went away during the run.
+        const per = (ms: number): number => (pids.length && load.requests > 0 && ms >= 0 ? round((ms * 1000) / load.requests, 1) : Number.NaN);
         const s: Sample = { ...load, cpuUsPerReq: per(after.user + after.sys - before.user - before.sys), cpuUserUsPerReq: per(after.user - before.user) };
         const list = samples.get(key(c, t.label)) ?? [];
         list.push(s);
