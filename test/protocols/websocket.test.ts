@@ -53,7 +53,7 @@ describe('WebSocket through the proxy', () => {
     h = await startProxy(config({ '/chat': a.port, '/other': b.port }));
   });
   after(async () => {
-    await h.close(100);
+    await h.close();
     await a.close();
     await b.close();
   });
