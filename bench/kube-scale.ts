@@ -127,6 +127,7 @@ async function parent(): Promise<void> {
     });
     const readyWallMs = performance.now() - spawnedAt;
     offList();
+    process.stderr.write(`controller ready after ${Math.round(readyWallMs)} ms; measuring changes\n`);
     const lists = api.requestLog.filter((e) => e.verb === 'list').length;
 
     // One Ingress change -> served: create/modify an Ingress whose host answers only once the
@@ -238,6 +239,8 @@ function get(port: number, host: string): Promise<{ status: number; body: string
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
+    // A request that hangs is a finding, not something to wait 10 minutes for.
+    req.setTimeout(10_000, () => req.destroy(new Error(`request to ${host} got no answer in 10s`)));
     req.end();
   });
 }
