@@ -310,6 +310,12 @@ export const FLAGS = [
     parse: parseDuration,
   }),
   flag({
+    key: 'defaultSslCertificate', name: 'default-ssl-certificate', type: 'NS/NAME',
+    default: null, defaultLabel: '(generated)',
+    doc: 'kubernetes.io/tls Secret served for hosts without a certificate of their own and clients without SNI; else a generated self-signed one.',
+    parse: parseNamespacedName,
+  }),
+  flag({
     key: 'proxyBodySizeBytes', name: 'proxy-body-size', type: 'size', default: 1024 * 1024, defaultLabel: '1m',
     doc: 'Largest request body (413 beyond); k/m/g suffixes, 0 = unlimited. Per Ingress: proxy-body-size annotation.',
     parse: parseSize,

@@ -12,6 +12,10 @@ import { AdminServer } from './observability/admin-server.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createObservability, type Observability } from './observability/observability.ts';
 import { createProxyServer, type ProxyServer } from './proxy/server.ts';
+import { registerCertificateMetrics } from './tls/certificate-metrics.ts';
+import { CertificateStore } from './tls/certificate-store.ts';
+import { checkCertificate } from './tls/check-certificate.ts';
+import { createHttpsProxyServer } from './tls/https-server.ts';
 import { Drain } from './runtime/drain.ts';
 import { Balancing } from './proxy/balancers/balancing.ts';
 import { Controller } from './runtime/controller.ts';
@@ -39,6 +43,9 @@ export interface Switchyard {
   readonly admin: AdminServer;
   readonly observability: Observability;
   readonly httpAddress: AddressInfo;
+  /** The HTTPS listener (--https-port; README "TLS and protocols"). */
+  readonly https: ProxyServer;
+  readonly httpsAddress: AddressInfo;
   readonly adminAddress: AddressInfo;
   /** Graceful drain state of the data-plane listeners (README "Resilience"). */
   readonly drain: Drain;
@@ -56,6 +63,8 @@ export function translateOptionsOf(config: Config): TranslateOptions {
     controllerName: config.controllerClass,
     watchIngressWithoutClass: config.watchIngressWithoutClass,
     defaultBackendService: config.defaultBackendService,
+    defaultSslCertificate: config.defaultSslCertificate,
+    checkCertificate, // deep certificate check (parse, key match), memoized by content
   });
 }
 
@@ -119,6 +128,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
   const translateOptions = translateOptionsOf(config);
   const store = new Store({
     extraServices: config.defaultBackendService ? [config.defaultBackendService] : [],
+    extraSecrets: config.defaultSslCertificate ? [config.defaultSslCertificate] : [],
     // Changes to Ingresses of other controllers' classes are stored but cause no rebuild.
     isIngressOwned: ingressOwnership(translateOptions),
   });
@@ -158,10 +168,26 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
     maxBodyBytes: config.proxyBodySizeBytes,
     onComplete: observability.onComplete, // per-route metrics + access log; undefined when both are off
   });
+  // HTTPS: the same proxy on TLS, certificates chosen by SNI from the current table.
+  const certificates = new CertificateStore({ routeRef, logger });
+  const https = createHttpsProxyServer({
+    routeRef,
+    logger,
+    certificates,
+    pools: proxy.pools, // one set of upstream connections for both listeners
+    timeouts: {
+      connectTimeout: config.proxyConnectTimeoutMs,
+      readTimeout: config.proxyReadTimeoutMs,
+      sendTimeout: config.proxySendTimeoutMs,
+    },
+    maxBodyBytes: config.proxyBodySizeBytes,
+    onComplete: observability.onComplete,
+  });
+  registerCertificateMetrics(observability.metrics.registry, routeRef);
   const admin = new AdminServer({ logger });
   admin.addReadinessCheck('routes', () => controller.ready);
   // Graceful drain: every data-plane listener is tracked; /readyz fails from the signal on.
-  const drain = new Drain({ logger }).track(proxy.server);
+  const drain = new Drain({ logger }).track(proxy.server).track(https.server);
   admin.addReadinessCheck('draining', () => !drain.draining);
   observability.attach({ controller, store, routeRef, admin });
 
@@ -181,6 +207,8 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
     closers.push(() => observability.close()); // closed last: flushes the access log after the proxy stopped
     const httpAddress = await listen('http', () => proxy.listen(config.httpPort, config.bindAddress), logger, config.httpPort);
     closers.push((graceMs) => proxy.close(graceMs));
+    const httpsAddress = await listen('https', () => https.listen(config.httpsPort, config.bindAddress), logger, config.httpsPort);
+    closers.push((graceMs) => https.close(graceMs));
     const adminAddress = await listen('admin', () => admin.listen(config.adminPort, config.adminBindAddress), logger, config.adminPort);
     closers.push(() => admin.close());
 
@@ -202,7 +230,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
         .then(() => close(0));
       return shutdown;
     };
-    return { config, logger, store, routeRef, controller, sources, proxy, admin, observability, httpAddress, adminAddress, drain, close, shutdown: shutdownOnce };
+    return { config, logger, store, routeRef, controller, sources, proxy, admin, observability, httpAddress, https, httpsAddress, adminAddress, drain, close, shutdown: shutdownOnce };
   } catch (err) {
     await close(0);
     throw err;

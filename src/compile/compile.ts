@@ -1,4 +1,4 @@
-import type { BackendRef, RouteConfig } from '../model/route-config.ts';
+import type { BackendRef, RouteConfig, VirtualHost } from '../model/route-config.ts';
 import { compileCanaryRule } from './canary-rule.ts';
 import { CompiledRoute } from './compiled-route.ts';
 import { CompiledUpstream } from './compiled-upstream.ts';
@@ -55,10 +55,18 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
   const generation = options.generation ?? (previous !== null ? previous.generation + 1 : lastGeneration + 1);
   if (generation > lastGeneration) lastGeneration = generation;
 
-  // 1. Upstreams, with round-robin cursors carried over from the previous table.
+  // 1. Upstreams, with round-robin cursors carried over from the previous table. The very same
+  //    Upstream IR object as in the previous table (translate shares unchanged ones) keeps its
+  //    compiled upstream as is: endpoints, origins, cursor and pool slots.
   const upstreams = new Map<string, CompiledUpstream>();
   for (const upstream of config.upstreams) {
     const before = previous?.upstreams.get(upstream.key);
+    if (before !== undefined && before.source === upstream) {
+      // Its balancer is built again, so its endpoints stay marked as used by this generation.
+      if (balancing !== null) before.balancer = balancing.build(before, generation);
+      upstreams.set(upstream.key, before);
+      continue;
+    }
     const start = before !== undefined ? before.cursor : Math.floor(random() * Math.max(1, upstream.endpoints.length));
     const compiled = new CompiledUpstream(upstream, start);
     if (balancing !== null) compiled.balancer = balancing.build(compiled, generation);
@@ -77,15 +85,27 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
     },
   };
 
-  // 2. Virtual hosts, their routes (IR order) and their defaults.
+  // 2. Virtual hosts, their routes (IR order) and their defaults. A VirtualHost IR object that is
+  //    the same as in the previous table, whose routes still resolve to the same compiled upstreams,
+  //    is taken over whole (its metric children are carried into this table's binder): a change to
+  //    one Ingress recompiles only the virtual hosts it touches.
   const hosts = new HostIndex();
+  const compiledHosts = new Map<VirtualHost, CompiledVirtualHost>();
   config.virtualHosts.forEach((vhost, v) => {
+    const before = previous?.compiledHosts.get(vhost);
+    if (before !== undefined && isReusable(before, resolve, binder)) {
+      hosts.add(before);
+      compiledHosts.set(vhost, before);
+      return;
+    }
     const paths = new PathMatcher();
+    const routes: CompiledRoute[] = [];
     vhost.routes.forEach((route, r) => {
       const canaryRule = compileCanaryRule(route.canaries, canaryOptions);
       const compiled = CompiledRoute.fromRoute(route, resolve(route.backend), v * 1_000_000 + r, canaryRule);
       if (binder !== null) compiled.metrics = binder.bindRouteMetrics(compiled, canaryRule?.targets ?? []);
       paths.add(compiled);
+      routes.push(compiled);
     });
     const defaultRoute =
       vhost.defaultBackend === null
@@ -104,7 +124,9 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
             canaries: [],
           });
     if (defaultRoute !== null && binder !== null) defaultRoute.metrics = binder.bindDefault(vhost.host, defaultRoute.source, defaultRoute.backend);
-    hosts.add(new CompiledVirtualHost(vhost.host, vhost.kind, paths, defaultRoute));
+    const compiledHost = new CompiledVirtualHost(vhost.host, vhost.kind, paths, defaultRoute, routes);
+    hosts.add(compiledHost);
+    compiledHosts.set(vhost, compiledHost);
   });
 
   // 3. The table-wide default.
@@ -127,5 +149,29 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
 
   if (defaultRoute !== null && binder !== null) defaultRoute.metrics = binder.bindDefault('', null, defaultRoute.backend);
 
-  return new RouteTable(generation, config, hosts, upstreams, defaultRoute);
+  return new RouteTable(generation, config, hosts, upstreams, defaultRoute, compiledHosts);
+}
+
+/**
+ * Whether a compiled virtual host of the previous table (built from the same VirtualHost IR
+ * object) can serve in the new one unchanged: every route and its default still resolve to the
+ * same compiled upstreams, no route has canaries (their rules depend on other upstreams' endpoints
+ * and the canary random source), and metrics are bound the same way. When it can and metrics are
+ * on, its metric children are adopted by this table's binder so they stay live.
+ */
+function isReusable(
+  vhost: CompiledVirtualHost,
+  resolve: (backend: BackendRef) => CompiledUpstream | null,
+  binder: RouteSeriesBinder | null,
+): boolean {
+  for (const route of vhost.routes) {
+    if (route.canaries.length > 0 || resolve(route.backend) !== route.upstream || (route.metrics === null) !== (binder === null)) return false;
+  }
+  const d = vhost.defaultRoute;
+  if (d !== null && (resolve(d.backend) !== d.upstream || (d.metrics === null) !== (binder === null))) return false;
+  if (binder !== null) {
+    for (const route of vhost.routes) binder.adopt(route.metrics!);
+    if (d !== null) binder.adopt(d.metrics!);
+  }
+  return true;
 }

@@ -20,6 +20,28 @@ export interface RouteConfig {
   readonly defaultBackend: BackendRef | null;
   /** Every upstream any route or default refers to, sorted by key. */
   readonly upstreams: readonly Upstream[];
+  /**
+   * Certificates from the kubernetes.io/tls Secrets named in spec.tls of the owned Ingresses, sorted
+   * by Secret; absent when there are none. A host is served by at most one (the oldest Ingress
+   * listing it wins); hosts without a usable certificate get the default one.
+   */
+  readonly certificates?: readonly TlsCertificate[];
+  /** --default-ssl-certificate, when set and valid; else the proxy's generated self-signed one. */
+  readonly defaultCertificate?: TlsCertificate;
+}
+
+/** A certificate and key from a Secret, and the hosts it serves (src/translate/tls.ts). */
+export interface TlsCertificate {
+  /** The Secret, "namespace/name". */
+  readonly secret: string;
+  /** Exact ("shop.example.com") and wildcard ("*.example.com") hosts, sorted; empty for the default. */
+  readonly hosts: readonly string[];
+  /** PEM certificate chain (tls.crt). */
+  readonly certificate: string;
+  /** PEM private key (tls.key). */
+  readonly key: string;
+  /** Expiry of the leaf certificate, Unix seconds (set when TranslateOptions.checkCertificate ran). */
+  readonly notAfter?: number;
 }
 
 export interface VirtualHost {

@@ -22,6 +22,18 @@ export interface TranslateOptions {
   readonly watchIngressWithoutClass: boolean;
   /** --default-backend-service NS/NAME:PORT, used when nothing else matches. */
   readonly defaultBackendService: { readonly namespace: string; readonly name: string; readonly port: number | string } | null;
+  /** --default-ssl-certificate NS/NAME: the certificate for hosts without one of their own. */
+  readonly defaultSslCertificate?: { readonly namespace: string; readonly name: string } | null;
+  /**
+   * Deep check of a certificate and key (parse, key match), injected so translate stays free of
+   * crypto: must be deterministic (a pure function of its arguments). Without it, only the
+   * structure (PEM blocks present) is checked.
+   */
+  readonly checkCertificate?: CertificateChecker;
 }
+
+export type CertificateChecker = (certificate: string, key: string) =>
+  | { readonly ok: true; readonly notAfter: number }
+  | { readonly ok: false; readonly error: string };
 
 export const CONTROLLER_NAME = 'switchyard.dev/ingress-controller';

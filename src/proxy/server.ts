@@ -26,6 +26,11 @@ export interface ProxyServerOptions {
   readonly keepAliveTimeout?: number;
   /** Largest request body in bytes unless a route sets proxy-body-size (413 beyond); 0 = unlimited (default). */
   readonly maxBodyBytes?: number;
+  /**
+   * A TLS listener instead of plain HTTP (src/tls/https-server.ts): builds the node server from
+   * the same server options; `proto` ("https") is sent as X-Forwarded-Proto.
+   */
+  readonly secure?: { readonly proto: string; create(options: ServerOptions<typeof ProxyRequest, typeof ProxyResponse>): Server };
 }
 
 export interface ProxyServer {
@@ -60,17 +65,18 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const ownPools = options.pools === undefined;
   const pools = options.pools ?? new UpstreamPools({ connectTimeout: timeouts.connectTimeout });
   const logger = options.logger;
+  const proto = options.secure?.proto ?? 'http';
   const handler = new RequestHandler({
     routeRef: options.routeRef,
     logger,
     pools,
     timeouts,
-    proto: 'http',
+    proto,
     onComplete: options.onComplete ?? null,
     maxBodyBytes: options.maxBodyBytes ?? 0,
   });
 
-  const server = createServer({
+  const serverOptions = {
     IncomingMessage: ProxyRequest,
     ServerResponse: ProxyResponse,
     keepAliveTimeout: options.keepAliveTimeout ?? 75_000,
@@ -80,7 +86,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     // Requests without Content-Length/Transfer-Encoding skip the Readable life cycle (no
     // 'data'/'end' events to emit): measurably cheaper per request; such requests have no body to forward.
     optimizeEmptyRequests: true,
-  } as ServerOptions<typeof ProxyRequest, typeof ProxyResponse>);
+  } as ServerOptions<typeof ProxyRequest, typeof ProxyResponse>;
+  const server = options.secure !== undefined ? options.secure.create(serverOptions) : createServer(serverOptions);
   server.on('request', (req: ProxyRequest, res: ProxyResponse) => handler.handle(req, res));
 
   // Malformed requests never reach 'request': answer 400 (431/408) ourselves and say why.
@@ -97,7 +104,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   });
 
   // WebSocket and other Upgrade requests: routed like requests, then both sockets piped (upgrade.ts).
-  const upgrades = new UpgradeHandler({ routeRef: options.routeRef, logger, proto: 'http', connectTimeout: timeouts.connectTimeout, readTimeout: timeouts.readTimeout });
+  const upgrades = new UpgradeHandler({ routeRef: options.routeRef, logger, proto, connectTimeout: timeouts.connectTimeout, readTimeout: timeouts.readTimeout });
   server.on('upgrade', (req: ProxyRequest, socket: Socket, head: Buffer) => upgrades.handle(req, socket, head));
 
   // CONNECT (authority-form targets) is not something an Ingress proxies.

@@ -17,6 +17,7 @@ import { compareDiagnostics, compareIngressAge, compareRoutes, compareStrings, c
 import type { CandidateRoute, IngressRoutes, ResolvedBackend } from './rules.ts';
 import { ingressRef, translateIngressRules } from './rules.ts';
 import { TlsHosts, reportUnsupportedAnnotations, withSslRedirect } from './route-settings.ts';
+import { translateTls } from './tls.ts';
 
 interface HostBuilder {
   readonly host: string;
@@ -94,7 +95,15 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   }
   upstreams.sort((a, b) => compareStrings(a.key, b.key));
 
-  const config: RouteConfig = { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, upstreams };
+  // 7. Certificates for the HTTPS listener (tls.ts).
+  const tls = translateTls(main, snapshot.secrets, options, diagnostics);
+  const config: RouteConfig = {
+    virtualHosts: withCanaries,
+    defaultBackend: globalDefault?.ref ?? null,
+    upstreams,
+    ...(tls.certificates.length > 0 ? { certificates: tls.certificates } : {}),
+    ...(tls.defaultCertificate !== null ? { defaultCertificate: tls.defaultCertificate } : {}),
+  };
   return { config, diagnostics: sortUnique(diagnostics) };
 }
 

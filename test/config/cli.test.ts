@@ -60,7 +60,7 @@ for (const [args, env, message] of USAGE_ERRORS) {
 }
 
 test('a missing manifests folder exits 2 with a clear message', async () => {
-  const r = await runCli(['--manifests', '/nonexistent/switchyard', '--http-port', '0', '--admin-port', '0']);
+  const r = await runCli(['--manifests', '/nonexistent/switchyard', '--http-port', '0', '--https-port', '0', '--admin-port', '0']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /switchyard: --manifests \/nonexistent\/switchyard: no such directory/);
 });
@@ -71,7 +71,7 @@ test('a port in use exits 2 with a clear message', async () => {
   const { port } = blocker.address() as { port: number };
   try {
     const examples = fileURLToPath(new URL('../../examples', import.meta.url));
-    const r = await runCli(['--manifests', examples, '--http-port', String(port), '--bind-address', '127.0.0.1', '--admin-port', '0']);
+    const r = await runCli(['--manifests', examples, '--http-port', String(port), '--https-port', '0', '--bind-address', '127.0.0.1', '--admin-port', '0']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, new RegExp(`switchyard: http port ${port} is already in use`));
   } finally {
@@ -80,7 +80,7 @@ test('a port in use exits 2 with a clear message', async () => {
 });
 
 test('--source kubernetes without any cluster config exits 2 and says why', async () => {
-  const r = await runCli(['--source', 'kubernetes', '--http-port', '0', '--admin-port', '0']);
+  const r = await runCli(['--source', 'kubernetes', '--http-port', '0', '--https-port', '0', '--admin-port', '0']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^switchyard: .*(kubeconfig|KUBECONFIG|not yet available)/);
 });
