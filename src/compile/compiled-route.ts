@@ -29,7 +29,11 @@ export class CompiledRoute {
   readonly backend: BackendRef;
   /** Resolved upstream, or null when the backend could not be resolved (the proxy answers 503). */
   readonly upstream: CompiledUpstream | null;
-  /** Position in the RouteConfig (virtual host index * 1e6 + route index), used to honour IR order. */
+  /**
+   * Position in the RouteConfig (virtual host index * 1e6 + route index), used to honour IR order
+   * within its virtual host. Only that relative order means anything: a virtual host that compile
+   * takes over from the previous table keeps the numbers it was compiled with.
+   */
   readonly order: number;
   /** Canary backends from the IR (debug views); requests use `canaryRule`. */
   canaries: readonly CanaryBackend[];
