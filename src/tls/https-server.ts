@@ -5,15 +5,18 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Server } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { TlsCertificate } from '../model/route-config.ts';
+import { createH2SecureServer } from '../proxy/http2.ts';
 import { createProxyServer, type ProxyServer, type ProxyServerOptions } from '../proxy/server.ts';
 import type { CertificateStore } from './certificate-store.ts';
 
 export interface HttpsProxyServerOptions extends Omit<ProxyServerOptions, 'secure'> {
   readonly certificates: CertificateStore;
+  /** Offer HTTP/2 by ALPN (HTTP/1.1 stays available on the same port). Default true. */
+  readonly http2?: boolean;
 }
 
 export function createHttpsProxyServer(options: HttpsProxyServerOptions): ProxyServer {
-  const { certificates, ...rest } = options;
+  const { certificates, http2 = true, ...rest } = options;
   const generated = certificates.generated;
   const logger = options.logger;
   let server: Server | null = null;
@@ -22,14 +25,22 @@ export function createHttpsProxyServer(options: HttpsProxyServerOptions): ProxyS
     secure: {
       proto: 'https',
       create: (serverOptions) => {
-        const https = createHttpsServer({
-          ...serverOptions,
+        const tlsOptions = {
           cert: generated.cert,
           key: generated.key,
           SNICallback: certificates.SNICallback,
           // Handshakes that stall must not hold sockets forever.
           handshakeTimeout: 10_000,
-        });
+        };
+        const https = http2
+          ? createH2SecureServer({
+              ...serverOptions,
+              ...tlsOptions,
+              // HTTP/1.1 connections on this port use the same request/response classes as the HTTP listener.
+              Http1IncomingMessage: serverOptions.IncomingMessage,
+              Http1ServerResponse: serverOptions.ServerResponse,
+            } as Parameters<typeof createH2SecureServer>[0])
+          : createHttpsServer({ ...serverOptions, ...tlsOptions });
         https.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
           logger.debug({ reason: 'TlsHandshakeFailed', err: { code: err.code, message: err.message }, client: socket.remoteAddress }, 'TLS handshake failed');
         });
