@@ -68,11 +68,10 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
       continue;
     }
     const start = before !== undefined ? before.cursor : Math.floor(random() * Math.max(1, upstream.endpoints.length));
-    const compiled = new CompiledUpstream(upstream, start);
-    if (balancing !== null) compiled.balancer = balancing.build(compiled, generation);
-    upstreams.set(upstream.key, compiled);
+    upstreams.set(upstream.key, new CompiledUpstream(upstream, start));
   }
-  balancing?.compiled();
+  // Balancers: built for new upstreams, rebuilt where the load-balance/affinity choice changed.
+  if (balancing !== null) balancing.bind(config, upstreams, generation);
   const resolve = (backend: BackendRef): CompiledUpstream | null =>
     backend.upstream === null ? null : (upstreams.get(backend.upstream) ?? null);
   // A canary takes part in the decision only while its upstream has an endpoint to send to; else its

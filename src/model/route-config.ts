@@ -82,6 +82,41 @@ export interface Route {
    * when the Ingress sets none, so the route follows the controller's flags.
    */
   readonly settings?: RouteSettings;
+  /** load-balance / upstream-hash-by / affinity of the Ingress; absent: round robin. */
+  readonly balance?: RouteBalance;
+}
+
+/**
+ * How the endpoint of an upstream is chosen (src/translate/balance-settings.ts; README
+ * "Resilience"). Applies per upstream: when several routes using one Service port set it, the first
+ * route in table order that sets it wins (ingress-nginx: per backend too). A canary Ingress keeps
+ * its own (CanaryBackend.balance) for the canary's upstream.
+ */
+export interface RouteBalance {
+  /** load-balance: "round_robin" (default) or "ewma" (least latency x load, power of two choices). */
+  readonly policy: 'round_robin' | 'ewma';
+  /**
+   * upstream-hash-by: an nginx-style template ("$request_uri", "$remote_addr", "$http_x_user",
+   * "$cookie_session", "$arg_id", literal text); consistent hashing. Wins over `policy`.
+   */
+  readonly hashBy?: string;
+  /** affinity: cookie. Wins over hashBy and policy for requests carrying a valid cookie. */
+  readonly affinity?: CookieAffinity;
+}
+
+export interface CookieAffinity {
+  /** session-cookie-name (default INGRESSCOOKIE). */
+  readonly cookieName: string;
+  /** session-cookie-max-age in seconds, or null: a session cookie. */
+  readonly maxAgeSeconds: number | null;
+  /** session-cookie-path, or null: the route's path. */
+  readonly path: string | null;
+  /**
+   * affinity-canary-behavior: "sticky" (default): a client pinned to the canary stays on it, a
+   * client pinned to the main backend skips the canary rules; "legacy": independent (the canary
+   * sets no affinity cookie).
+   */
+  readonly canaryBehavior: 'sticky' | 'legacy';
 }
 
 /**
@@ -140,6 +175,8 @@ export interface CanaryBackend {
   readonly weight: number;
   /** canary-weight-total (default 100). */
   readonly weightTotal: number;
+  /** The canary Ingress's own load-balance / affinity annotations (kept, as ingress-nginx does), for its upstream. */
+  readonly balance?: RouteBalance;
 }
 
 /**

@@ -84,6 +84,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   tries = 0;
   /** Endpoints earlier attempts of this request failed on (retries only; null on the first attempt). */
   tried: CompiledEndpoint[] | null = null;
+  /** Set-Cookie line added to the upstream's response (session affinity: balancers/cookie-affinity.ts). */
+  setCookie: string | null = null;
 
   // -- outcome and timings --
   status = 0;
@@ -183,8 +185,10 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     const res = this.res;
     // Throws on an invalid status message/header value: undici then aborts with that error (-> 502).
     // The upstream's reason phrase is kept only when it is not the standard one node would send.
-    if (statusMessage && statusMessage !== STATUS_CODES[statusCode]) res.writeHead(statusCode, statusMessage, buildResponseHeaders(headers));
-    else res.writeHead(statusCode, buildResponseHeaders(headers));
+    const out = buildResponseHeaders(headers);
+    if (this.setCookie !== null) out.push('set-cookie', this.setCookie); // session affinity
+    if (statusMessage && statusMessage !== STATUS_CODES[statusCode]) res.writeHead(statusCode, statusMessage, out);
+    else res.writeHead(statusCode, out);
   }
 
   /** hot path */

@@ -6,6 +6,7 @@ import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode } from './errors.ts';
 import { Exchange, onResponseClose, type ExchangeContext, type ProxyRequest, type ProxyResponse } from './exchange.ts';
 import { buildRequestHeaders, type ForwardedValues } from './headers.ts';
+import { decideCanary } from './balancers/affinity-canary.ts';
 import { applyRoutePolicy, ConnectTimeoutPools, type PolicyContext } from './route-policy.ts';
 import type { UpstreamPool, UpstreamPools } from './upstreams.ts';
 
@@ -137,7 +138,8 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
     if (canaryRule !== null) {
       // Canary decision (header, cookie, weight; canary-rule.ts) on rawHeaders, so node never builds
       // req.headers: a chosen canary replaces the upstream.
-      const canary = canaryRule.decideRaw(req.rawHeaders);
+      // Session affinity first (a pinned client stays on its side: balancers/affinity-canary.ts).
+      const canary = decideCanary(canaryRule, upstream, exchange);
       if (canary !== null) {
         exchange.canary = canary;
         upstream = canary.upstream;

@@ -288,6 +288,8 @@ export function attachCanaries(
         cookie: settings.cookie,
         weight: settings.weight,
         weightTotal: settings.weightTotal,
+        // The canary's own load-balance / affinity annotations (kept, as ingress-nginx does).
+        ...(route.balance !== undefined ? { balance: route.balance } : {}),
       },
     });
   }

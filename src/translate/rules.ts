@@ -15,6 +15,7 @@ import { parseCreationTimestamp } from './order.ts';
 import type { PathProblem } from './paths.ts';
 import { resolvePath } from './paths.ts';
 import { readIngressSettings, type SslRedirectMode } from './route-settings.ts';
+import { readBalanceSettings } from './balance-settings.ts';
 import { isObject, listOf } from './shape.ts';
 
 export interface ResolvedBackend {
@@ -70,6 +71,7 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
   const annotationProblems: Diagnostic[] = [];
   const useRegex = readAnnotation(USE_REGEX, ingress.metadata.annotations, source, annotationProblems);
   const { settings, sslRedirect } = readIngressSettings(ingress.metadata.annotations, source, annotationProblems);
+  const balance = readBalanceSettings(ingress.metadata.annotations, source, annotationProblems);
   for (const problem of annotationProblems) report(problem);
 
   // 1. spec.defaultBackend: invalid -> reported and ignored; unresolved -> kept (503 where used).
@@ -146,6 +148,7 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
         backend: backend.ref,
         canaries: [],
         ...(settings !== undefined ? { settings } : {}),
+        ...(balance !== undefined ? { balance } : {}),
       };
       routes.push({ route, age, hostKind: parsed.kind, target: backend.target, sslRedirect });
     }

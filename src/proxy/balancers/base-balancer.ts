@@ -48,6 +48,16 @@ export abstract class BaseBalancer implements Balancer {
   /** Subclasses that count in-flight requests or latency override this (EWMA). hot path */
   release(_h: EndpointHealth, _exchange: Exchange): void {}
 
+  /** An endpoint chosen outside pick() (a cookie pin) starts a request. hot path */
+  acquire(endpoint: CompiledEndpoint): void {
+    if (this.countsInflight && endpoint.health !== null) endpoint.health.inflight++;
+  }
+
+  /** True for balancers whose pick() counts in-flight requests (EWMA). */
+  get countsInflight(): boolean {
+    return false;
+  }
+
   /** True when `endpoint` is ejected (clears ejections that ran out). hot path */
   isEjected(endpoint: CompiledEndpoint): boolean {
     const h = endpoint.health;

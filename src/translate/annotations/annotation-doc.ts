@@ -26,8 +26,9 @@ export function renderAnnotationDoc(): string {
     '|---|---|---|---|---|---|---|',
     ...ANNOTATIONS.map(row),
     '',
-    `A canary Ingress keeps only these annotations of its own (as in ingress-nginx; Switchyard does not`,
-    `implement them yet): ${CANARY_KEPT_ANNOTATIONS.map((k) => `\`${k}\``).join(', ')}.`,
+    `A canary Ingress keeps only these annotations of its own, for its own backend (as in ingress-nginx):`,
+    `${CANARY_KEPT_ANNOTATIONS.map((k) => `\`${k}\``).join(', ')} (\`upstream-hash-by-subset*\`, \`affinity-mode\` and`,
+    `\`session-cookie-*\` keys missing from the table above are not implemented).`,
     'Every other annotation of this table set on a canary Ingress is ignored and reported as `CanaryAnnotationIgnored`.',
   ].join('\n');
 }

@@ -19,6 +19,7 @@ import {
   parseUrlPath,
   type AnnotationParser,
 } from './parsers.ts';
+import { parseCookiePath, parseHashBy, parseMaxAge, parseOneOf } from './balance-parsers.ts';
 
 /**
  * Accepted prefixes, in precedence order: when the same key is set under both, the
@@ -335,13 +336,111 @@ export const ROUTE_SETTING_ANNOTATIONS = [
   FORCE_SSL_REDIRECT,
 ] as const;
 
+// --- load balancing and session affinity (issue 8; read by translate/balance-settings.ts) --------
+
+export const LOAD_BALANCE = spec<'round_robin' | 'ewma'>({
+  key: 'load-balance',
+  parse: parseOneOf(['round_robin', 'ewma'] as const),
+  scope: 'location',
+  default: 'round_robin',
+  values: '`round_robin`, `ewma`',
+  defaultDoc: '`round_robin`',
+  onInvalid: 'round robin',
+  onCanary: 'kept',
+  doc: 'How the endpoint is chosen: round robin, or ewma (lowest response-time average x in-flight requests of two random endpoints). Per Service port: the first route in table order that sets it wins.',
+});
+
+export const UPSTREAM_HASH_BY = spec<string | null>({
+  key: 'upstream-hash-by',
+  parse: parseHashBy,
+  scope: 'location',
+  default: null,
+  values: 'nginx variables and text: `$request_uri`, `$remote_addr`, `$host`, `$uri`, `$args`, `$http_<header>`, `$cookie_<name>`, `$arg_<name>`',
+  defaultDoc: 'none',
+  onInvalid: 'no hashing (load-balance applies)',
+  onCanary: 'kept',
+  doc: 'Consistent hashing of this key to an endpoint (a ring of virtual nodes: adding or removing one of N endpoints moves about 1/N of the keys). Wins over load-balance.',
+});
+
+export const AFFINITY = spec<'cookie' | null>({
+  key: 'affinity',
+  parse: parseOneOf(['cookie'] as const),
+  scope: 'ingress',
+  default: null,
+  values: '`cookie`',
+  defaultDoc: 'none',
+  onInvalid: 'no affinity',
+  onCanary: 'kept',
+  doc: 'Session affinity: the first response sets a cookie naming the endpoint; later requests with it go to that endpoint while it is usable.',
+});
+
+export const AFFINITY_CANARY_BEHAVIOR = spec<'sticky' | 'legacy'>({
+  key: 'affinity-canary-behavior',
+  parse: parseOneOf(['sticky', 'legacy'] as const),
+  scope: 'ingress',
+  default: 'sticky',
+  values: '`sticky`, `legacy`',
+  defaultDoc: '`sticky`',
+  onInvalid: '`sticky`',
+  onCanary: 'kept',
+  doc: 'sticky: a client pinned to the canary stays on it and a client pinned to the main backend skips the canary rules; legacy: independent, the canary sets no affinity cookie.',
+});
+
+export const SESSION_COOKIE_NAME = spec<string>({
+  key: 'session-cookie-name',
+  parse: parseCookieName,
+  scope: 'ingress',
+  default: 'INGRESSCOOKIE',
+  values: 'cookie name',
+  defaultDoc: '`INGRESSCOOKIE`',
+  onInvalid: '`INGRESSCOOKIE`',
+  onCanary: 'kept',
+  doc: 'Name of the affinity cookie.',
+});
+
+export const SESSION_COOKIE_MAX_AGE = spec<number | null>({
+  key: 'session-cookie-max-age',
+  parse: parseMaxAge,
+  scope: 'ingress',
+  default: null,
+  values: 'seconds',
+  defaultDoc: 'none (session cookie)',
+  onInvalid: 'a session cookie',
+  onCanary: 'kept',
+  doc: 'Max-Age of the affinity cookie.',
+});
+
+export const SESSION_COOKIE_PATH = spec<string | null>({
+  key: 'session-cookie-path',
+  parse: parseCookiePath,
+  scope: 'ingress',
+  default: null,
+  values: 'path',
+  defaultDoc: 'the route\'s path',
+  onInvalid: 'the route\'s path',
+  onCanary: 'kept',
+  doc: 'Path attribute of the affinity cookie.',
+});
+
+/** The load-balancing and affinity annotations (balance-settings.ts). */
+export const BALANCE_ANNOTATIONS = [
+  LOAD_BALANCE,
+  UPSTREAM_HASH_BY,
+  AFFINITY,
+  AFFINITY_CANARY_BEHAVIOR,
+  SESSION_COOKIE_NAME,
+  SESSION_COOKIE_MAX_AGE,
+  SESSION_COOKIE_PATH,
+] as const;
+
 /** THE table. README order. */
-export const ANNOTATIONS: readonly AnnotationSpec<unknown>[] = [CANARY, ...CANARY_RULE_ANNOTATIONS, USE_REGEX, ...ROUTE_SETTING_ANNOTATIONS];
+export const ANNOTATIONS: readonly AnnotationSpec<unknown>[] = [CANARY, ...CANARY_RULE_ANNOTATIONS, USE_REGEX, ...ROUTE_SETTING_ANNOTATIONS, ...BALANCE_ANNOTATIONS];
 
 /**
  * Annotations a canary Ingress keeps for its own backend (all others are inherited from the main
- * route), as ingress-nginx documents: load balancing and session affinity. Switchyard does not
- * implement these yet; when it does, their table entries use onCanary: 'kept' (a test checks).
+ * route), as ingress-nginx documents: load balancing and session affinity (BALANCE_ANNOTATIONS;
+ * the ones Switchyard does not implement are reported as unsupported). Their table entries use
+ * onCanary: 'kept' (a test checks).
  * A trailing "*" matches any key with that prefix.
  */
 export const CANARY_KEPT_ANNOTATIONS: readonly string[] = [
