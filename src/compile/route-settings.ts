@@ -23,6 +23,10 @@ export class CompiledRouteSettings {
   readonly rewriteTarget: string | null;
   /** True when a redirect, app-root or ssl-redirect may answer before forwarding. */
   readonly mayRedirect: boolean;
+  /** backend-protocol HTTPS: TLS to the endpoints. */
+  readonly backendHttps: boolean;
+  /** The route needs its own upstream pools (connect timeout or HTTPS): route-policy.ts poolFor(). */
+  readonly ownPools: boolean;
 
   constructor(settings: RouteSettings) {
     this.connectTimeout = settings.connectTimeoutMs ?? -1;
@@ -36,6 +40,8 @@ export class CompiledRouteSettings {
     // A target of "/" on a prefix is "drop the prefix"; kept without its trailing "/" for joining.
     this.rewriteTarget = settings.rewriteTarget ?? null;
     this.mayRedirect = this.redirectCode !== 0 || this.sslRedirect || this.appRoot !== null;
+    this.backendHttps = settings.backendProtocol === 'HTTPS';
+    this.ownPools = this.connectTimeout >= 0 || this.backendHttps;
   }
 }
 

@@ -144,6 +144,8 @@ export interface RouteSettings {
   readonly appRoot?: string;
   /** rewrite-target: replaces the matched prefix (Prefix routes) or the whole path (Exact routes). */
   readonly rewriteTarget?: string;
+  /** backend-protocol HTTPS: TLS to the endpoints (certificate not verified, like nginx's default). */
+  readonly backendProtocol?: 'HTTPS';
 }
 
 export interface BackendRef {

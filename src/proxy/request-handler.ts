@@ -7,7 +7,7 @@ import { ProxyErrorCode } from './errors.ts';
 import { Exchange, onResponseClose, type ExchangeContext, type ProxyRequest, type ProxyResponse } from './exchange.ts';
 import { buildRequestHeaders, type ForwardedValues } from './headers.ts';
 import { decideCanary } from './balancers/affinity-canary.ts';
-import { applyRoutePolicy, ConnectTimeoutPools, type PolicyContext } from './route-policy.ts';
+import { applyRoutePolicy, ConnectTimeoutPools, poolFor, type PolicyContext } from './route-policy.ts';
 import type { UpstreamPool, UpstreamPools } from './upstreams.ts';
 
 export interface ProxyTimeouts {
@@ -63,7 +63,7 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
   readonly onComplete: ((exchange: Exchange) => void) | null;
   readonly maxBodyBytes: number;
   /** Pools of routes with their own proxy-connect-timeout (route-policy.ts). */
-  readonly timeoutPools = new ConnectTimeoutPools();
+  readonly timeoutPools: ConnectTimeoutPools;
 
   constructor(options: RequestHandlerOptions) {
     this.routeRef = options.routeRef;
@@ -74,6 +74,7 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
     this.proto = options.proto;
     this.onComplete = options.onComplete;
     this.maxBodyBytes = options.maxBodyBytes ?? 0;
+    this.timeoutPools = new ConnectTimeoutPools(options.timeouts.connectTimeout);
   }
 
   /**
@@ -163,10 +164,8 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
       return;
     }
     exchange.endpoint = endpoint;
-    let pool = endpoint.dispatcher as UpstreamPool | null;
-    const connectTimeout = route.settings.connectTimeout;
-    if (connectTimeout >= 0) pool = this.timeoutPools.get(connectTimeout).get(endpoint.origin);
-    else if (pool === null || pool.closed) endpoint.dispatcher = pool = this.pools.get(endpoint.origin);
+    // The shared pool, or the route's own (connect timeout, backend-protocol HTTPS): route-policy.ts.
+    const pool = poolFor(this, route.settings, endpoint);
 
     // 4. Forward.
     exchange.forward(pool, now);

@@ -10,6 +10,8 @@ import type { CompiledEndpoint } from '../compile/compiled-upstream.ts';
 import { ProxyError, ProxyErrorCode, classifyUpstreamError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
 import type { UpstreamPool, UpstreamPools } from './upstreams.ts';
+import { DEFAULT_ROUTE_SETTINGS } from '../compile/route-settings.ts';
+import { poolFor, type ConnectTimeoutPools } from './route-policy.ts';
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -56,13 +58,8 @@ export function retryOnAnotherEndpoint(exchange: Exchange, err: Error): boolean 
   return true;
 }
 
-/** The pool for the next attempt: the route's own connect-timeout pools when it has one (route-policy.ts). */
+/** The pool for the next attempt: the same kind the first attempt used (route-policy.ts poolFor). */
 function poolOf(exchange: Exchange, endpoint: CompiledEndpoint): UpstreamPool {
-  const context = exchange.context as unknown as { pools: UpstreamPools; timeoutPools?: { get(ms: number): UpstreamPools } };
-  const settings = (exchange.route as unknown as { settings?: { connectTimeout?: number } } | null)?.settings;
-  const connectTimeout = settings?.connectTimeout ?? -1;
-  if (connectTimeout >= 0 && context.timeoutPools !== undefined) return context.timeoutPools.get(connectTimeout).get(endpoint.origin);
-  let pool = endpoint.dispatcher as UpstreamPool | null;
-  if (pool === null || pool.closed) endpoint.dispatcher = pool = context.pools.get(endpoint.origin);
-  return pool;
+  const context = exchange.context as unknown as { pools: UpstreamPools; timeoutPools: ConnectTimeoutPools };
+  return poolFor(context, exchange.route?.settings ?? DEFAULT_ROUTE_SETTINGS, endpoint);
 }

@@ -6,7 +6,8 @@ import type { CompiledRoute } from '../compile/compiled-route.ts';
 import { DEFAULT_ROUTE_SETTINGS, type CompiledRouteSettings } from '../compile/route-settings.ts';
 import { ProxyErrorCode } from './errors.ts';
 import type { Exchange } from './exchange.ts';
-import { UpstreamPools } from './upstreams.ts';
+import type { CompiledEndpoint } from '../compile/compiled-upstream.ts';
+import { UpstreamPools, type UpstreamPool } from './upstreams.ts';
 
 const PLAIN_TEXT = 'text/plain; charset=utf-8';
 /** ACME HTTP-01 challenges must reach the solver over plain HTTP (never redirected to https). */
@@ -129,22 +130,55 @@ function contentLength(raw: readonly string[]): number {
 }
 
 /**
- * Upstream pools for routes with their own proxy-connect-timeout: undici sets the connect timeout
- * per pool, so each distinct timeout gets its own UpstreamPools (same origins, separate
- * connections). Few distinct values exist in practice; each is created on first use.
+ * The pool a request of a route uses for `endpoint`: the shared one cached on the endpoint, or,
+ * for routes with their own connect timeout or backend-protocol HTTPS, the route's kind of pool.
+ * hot path (the shared case is one field read)
+ */
+export function poolFor(context: { readonly pools: UpstreamPools; readonly timeoutPools: ConnectTimeoutPools }, settings: CompiledRouteSettings, endpoint: CompiledEndpoint): UpstreamPool {
+  if (!settings.ownPools) {
+    let pool = endpoint.dispatcher as UpstreamPool | null;
+    if (pool === null || pool.closed) endpoint.dispatcher = pool = context.pools.get(endpoint.origin);
+    return pool;
+  }
+  return context.timeoutPools.get(settings.connectTimeout, settings.backendHttps).get(settings.backendHttps ? httpsOrigin(endpoint) : endpoint.origin);
+}
+
+const httpsOrigins = new WeakMap<CompiledEndpoint, string>();
+
+/** "https://10.0.0.1:8443" for an endpoint (built once per compiled endpoint). */
+function httpsOrigin(endpoint: CompiledEndpoint): string {
+  let origin = httpsOrigins.get(endpoint);
+  if (origin === undefined) httpsOrigins.set(endpoint, (origin = 'https' + endpoint.origin.slice(4)));
+  return origin;
+}
+
+/**
+ * Upstream pools for routes with their own proxy-connect-timeout or backend-protocol HTTPS: undici
+ * sets the connect timeout and TLS options per pool, so each (timeout, TLS) pair gets its own
+ * UpstreamPools (same origins, separate connections). Few distinct values exist in practice; each
+ * is created on first use.
  */
 export class ConnectTimeoutPools {
-  readonly #byTimeout = new Map<number, UpstreamPools>();
+  readonly #byKey = new Map<string, UpstreamPools>();
+  readonly #defaultConnectTimeout: number;
 
-  get(connectTimeout: number): UpstreamPools {
-    let pools = this.#byTimeout.get(connectTimeout);
-    if (pools === undefined) this.#byTimeout.set(connectTimeout, (pools = new UpstreamPools({ connectTimeout })));
+  /** `defaultConnectTimeout`: used for HTTPS routes without their own (--proxy-connect-timeout). */
+  constructor(defaultConnectTimeout = 5000) {
+    this.#defaultConnectTimeout = defaultConnectTimeout;
+  }
+
+  /** `connectTimeout` -1 = the default; `https`: TLS without certificate verification. */
+  get(connectTimeout: number, https = false): UpstreamPools {
+    const timeout = connectTimeout >= 0 ? connectTimeout : this.#defaultConnectTimeout;
+    const key = https ? `s${timeout}` : `${timeout}`;
+    let pools = this.#byKey.get(key);
+    if (pools === undefined) this.#byKey.set(key, (pools = new UpstreamPools({ connectTimeout: timeout, insecureTls: https })));
     return pools;
   }
 
   async close(): Promise<void> {
-    const all = [...this.#byTimeout.values()];
-    this.#byTimeout.clear();
+    const all = [...this.#byKey.values()];
+    this.#byKey.clear();
     await Promise.all(all.map((p) => p.close()));
   }
 }

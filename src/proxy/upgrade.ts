@@ -135,7 +135,7 @@ export class UpgradeHandler {
     const s = route.settings;
     const connectTimeout = s.connectTimeout >= 0 ? s.connectTimeout : this.#o.connectTimeout;
     const readTimeout = s.readTimeout >= 0 ? s.readTimeout : this.#o.readTimeout;
-    const tls = endpoint.origin.startsWith('https:');
+    const tls = s.backendHttps;
     const request = (tls ? httpsRequest : httpRequest)({
       host: endpoint.address,
       port: endpoint.port,

@@ -28,6 +28,11 @@ export interface UpstreamPoolsOptions {
   readonly idleTimeout?: number;
   /** DNS lookup for endpoints given by name (ExternalName/FQDN slices); default dns.lookup. */
   readonly lookup?: LookupFunction;
+  /**
+   * For https:// origins (backend-protocol HTTPS): do not verify the upstream's certificate, like
+   * nginx's default proxy_ssl_verify off. Default false (verify).
+   */
+  readonly insecureTls?: boolean;
 }
 
 /**
@@ -41,6 +46,7 @@ export class UpstreamPools {
   readonly #connectTimeout: number;
   readonly #keepAliveTimeout: number;
   readonly #lookup: LookupFunction | undefined;
+  readonly #insecureTls: boolean;
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #sweepsToClose: number;
   #closed = false;
@@ -49,6 +55,7 @@ export class UpstreamPools {
     this.#connectTimeout = options.connectTimeout ?? 5000;
     this.#keepAliveTimeout = options.keepAliveTimeout ?? 4000;
     this.#lookup = options.lookup;
+    this.#insecureTls = options.insecureTls === true;
     const idle = options.idleTimeout ?? 60_000;
     const interval = Math.max(10, Math.min(idle, 15_000));
     this.#sweepsToClose = Math.max(1, Math.round(idle / interval));
@@ -66,7 +73,13 @@ export class UpstreamPools {
     if (entry === undefined || entry.closed) {
       if (this.#closed) throw new Error('upstream pools are closed');
       const pool = new Pool(origin, {
-        connect: { timeout: this.#connectTimeout, noDelay: true, keepAlive: true, ...(this.#lookup ? { lookup: this.#lookup } : {}) },
+        connect: {
+          timeout: this.#connectTimeout,
+          noDelay: true,
+          keepAlive: true,
+          ...(this.#lookup ? { lookup: this.#lookup } : {}),
+          ...(this.#insecureTls ? { rejectUnauthorized: false } : {}),
+        },
         keepAliveTimeout: this.#keepAliveTimeout,
         // Per-request headersTimeout/bodyTimeout are passed with each dispatch.
       });

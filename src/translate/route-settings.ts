@@ -11,6 +11,7 @@ import {
   ANNOTATIONS,
   ANNOTATION_PREFIXES,
   APP_ROOT,
+  BACKEND_PROTOCOL,
   FORCE_SSL_REDIRECT,
   PERMANENT_REDIRECT,
   PERMANENT_REDIRECT_CODE,
@@ -74,6 +75,8 @@ export function readIngressSettings(annotations: Annotations, object: ObjectRef,
   if (appRoot !== null) (settings.appRoot = appRoot), (any = true);
   const rewrite = readAnnotation(REWRITE_TARGET, annotations, object, diagnostics);
   if (rewrite !== null) (settings.rewriteTarget = rewrite), (any = true);
+
+  if (readAnnotation(BACKEND_PROTOCOL, annotations, object, diagnostics) === 'HTTPS') (settings.backendProtocol = 'HTTPS'), (any = true);
 
   const force = readAnnotation(FORCE_SSL_REDIRECT, annotations, object, diagnostics);
   const ssl = readAnnotation(SSL_REDIRECT, annotations, object, diagnostics);

@@ -5,6 +5,7 @@
 
 import {
   MAX_ANNOTATION_INT,
+  parseBackendProtocol,
   parseBool,
   parseCookieName,
   parseHeaderName,
@@ -320,6 +321,18 @@ export const FORCE_SSL_REDIRECT = spec<boolean>({
   doc: 'Redirect plain-HTTP requests (308) to https even when the host has no TLS section (TLS terminated in front).',
 });
 
+export const BACKEND_PROTOCOL = spec<'HTTP' | 'HTTPS'>({
+  key: 'backend-protocol',
+  parse: parseBackendProtocol,
+  scope: 'location',
+  default: 'HTTP',
+  values: '`HTTP`, `HTTPS`',
+  defaultDoc: '`HTTP`',
+  onInvalid: 'HTTP (GRPC, GRPCS, AUTO_HTTP, FCGI are not supported)',
+  onCanary: 'ignored',
+  doc: "How to talk to the upstream. `HTTPS`: TLS to the endpoint, its certificate NOT verified (like nginx's default proxy_ssl_verify off) and no SNI.",
+});
+
 /** The per-route behaviour annotations (route-settings.ts). */
 export const ROUTE_SETTING_ANNOTATIONS = [
   PROXY_CONNECT_TIMEOUT,
@@ -334,6 +347,7 @@ export const ROUTE_SETTING_ANNOTATIONS = [
   REWRITE_TARGET,
   SSL_REDIRECT,
   FORCE_SSL_REDIRECT,
+  BACKEND_PROTOCOL,
 ] as const;
 
 // --- load balancing and session affinity (issue 8; read by translate/balance-settings.ts) --------

@@ -140,6 +140,14 @@ export function parseUrlPath(value: string): ParseOutcome<string> {
   return ok(v);
 }
 
+/** backend-protocol: HTTP or HTTPS (case-insensitive). GRPC, GRPCS, AUTO_HTTP and FCGI are not supported. */
+export function parseBackendProtocol(value: string): ParseOutcome<'HTTP' | 'HTTPS'> {
+  const v = value.trim().toUpperCase();
+  if (v === 'HTTP' || v === 'HTTPS') return ok(v);
+  if (v === 'GRPC' || v === 'GRPCS' || v === 'AUTO_HTTP' || v === 'FCGI') return fail(`"${value}" is not supported (only HTTP and HTTPS)`);
+  return fail(`"${value}" is not a backend protocol (HTTP or HTTPS)`);
+}
+
 /**
  * rewrite-target: a path that replaces the matched path prefix. Capture-group references
  * ("/$2") need regular-expression paths, which Switchyard does not support: rejected with that reason.
