@@ -1,9 +1,10 @@
 // Rebuild cost at scale, in process (not part of `npm test`):
-//   ./node_modules/.bin/node --expose-gc bench/rebuild-cost.ts [--sizes 1000,10000] [--changes 50] [--json out.json]
+//   ./node_modules/.bin/node --expose-gc bench/rebuild-cost.ts [--sizes 1000,10000] [--changes 50] [--balancing] [--json out.json]
 // For each size N (one child process per size, so heap/RSS are not shared): N Ingresses, each with
 // its own Service and a 5-endpoint EndpointSlice (5N endpoints; 10,000 -> 50,000), objects deeply
 // frozen as the sources hand them over (normalizeObject). Then, through the real Store and
-// Controller (translate + compile with per-route metric binding, as main.ts wires them):
+// Controller (translate + compile with per-route metric binding, as main.ts wires them; with
+// --balancing also the per-upstream balancers and passive-health registry main.ts passes):
 //   - time to first table (store load + first rebuild), heap and RSS after it;
 //   - per one-Ingress change (the probe Ingress switching its backend Service) and per
 //     one-EndpointSlice change (one endpoint of a bulk Service flipping ready): the stages
@@ -13,6 +14,7 @@ import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { compile } from '../src/compile/compile.ts';
+import { Balancing } from '../src/proxy/balancers/balancing.ts';
 import type { RouteTable } from '../src/compile/route-table.ts';
 import type { KubeObject } from '../src/model/kube.ts';
 import type { RouteConfig } from '../src/model/route-config.ts';
@@ -103,7 +105,7 @@ interface Stage {
   cpu: number;
 }
 
-async function runSize(size: number, changes: number): Promise<unknown> {
+async function runSize(size: number, changes: number, withBalancing: boolean): Promise<unknown> {
   const options: TranslateOptions = { ingressClass: 'switchyard', controllerName: CONTROLLER_NAME, watchIngressWithoutClass: false, defaultBackendService: null };
   const t0 = performance.now();
   const objects: KubeObject[] = [obj({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'switchyard' }, spec: { controller: CONTROLLER_NAME } })];
@@ -117,6 +119,8 @@ async function runSize(size: number, changes: number): Promise<unknown> {
   // The pipeline main.ts wires, with the stages timed.
   const store = new Store();
   const series = new RouteSeriesSet({ enabled: true, statusClass: false });
+  // Passive health / balancers per upstream, as main.ts builds them (--balancing).
+  const balancing = withBalancing ? new Balancing({ logger: silentLogger() }) : null;
   const routeRef = new RouteRef<RouteTable>(compile({ virtualHosts: [], defaultBackend: null, upstreams: [] }, { generation: 0 }));
   let stage: Stage = { snapshot: 0, translate: 0, compile: 0, total: 0, cpu: 0 };
   const timedStore = {
@@ -140,7 +144,7 @@ async function runSize(size: number, changes: number): Promise<unknown> {
     compile: (config: RouteConfig, previous: RouteTable) => {
       const a = performance.now();
       const binder = series.binder();
-      const table = compile(config, { previous, metrics: binder });
+      const table = compile(config, { previous, metrics: binder, ...(balancing !== null ? { balancing } : {}) });
       series.commit(binder);
       stage.compile = performance.now() - a;
       return table;
@@ -203,6 +207,7 @@ async function runSize(size: number, changes: number): Promise<unknown> {
   });
   return {
     ingresses: size + 1,
+    balancing: withBalancing,
     endpoints: size * ENDPOINTS_PER_SERVICE + 2,
     generateMs: Math.round(generateMs),
     loadMs: Math.round(loadMs),
@@ -237,8 +242,8 @@ function table(results: { size: number; result: Record<string, any> }[]): string
 }
 
 if (process.env.REBUILD_COST_CHILD !== undefined) {
-  const [size, changes] = process.env.REBUILD_COST_CHILD.split(',').map(Number);
-  const result = await runSize(size, changes);
+  const [size, changes, withBalancing] = process.env.REBUILD_COST_CHILD.split(',').map(Number);
+  const result = await runSize(size, changes, withBalancing === 1);
   if (process.send) process.send(result);
   else console.log(JSON.stringify(result, null, 2));
 } else {
@@ -248,7 +253,7 @@ if (process.env.REBUILD_COST_CHILD !== undefined) {
   for (const size of sizes) {
     const result = await new Promise<Record<string, any>>((resolve, reject) => {
       const child = fork(import.meta.filename, [], {
-        env: { ...process.env, REBUILD_COST_CHILD: `${size},${changes}` },
+        env: { ...process.env, REBUILD_COST_CHILD: `${size},${changes},${process.argv.includes('--balancing') ? 1 : 0}` },
         execArgv: ['--expose-gc', ...process.execArgv.filter((a) => a !== '--expose-gc')],
       });
       let got: Record<string, any> | null = null;
