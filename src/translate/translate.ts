@@ -10,7 +10,7 @@ import type { ServiceIndex, UpstreamTarget } from './backends.ts';
 import { indexServices, isExternalName, resolveServiceBackend } from './backends.ts';
 import { attachCanaryIngresses, partitionCanaryIngresses } from './canary.ts';
 import { buildUpstream } from './endpoints.ts';
-import { readIngressMemoized, sameElements } from './memo.ts';
+import { memoizeByObject, readIngressMemoized, sameElements } from './memo.ts';
 import type { HostKind } from './hosts.ts';
 import { indexIngressClasses, isIngressOwned } from './ingress-class.ts';
 import { compareDiagnostics, compareIngressAge, compareRoutes, compareStrings, compareVirtualHosts } from './order.ts';
@@ -40,7 +40,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const classes = indexIngressClasses(snapshot.ingressClasses, options);
   const owned = snapshot.ingresses.filter((ingress) => isIngressOwned(ingress, classes, options));
   const { main, canary } = partitionCanaryIngresses(owned);
-  for (const ingress of owned) reportUnsupportedAnnotations(ingress.metadata.annotations, ingressRef(ingress), diagnostics);
+  for (const ingress of owned) for (const d of unsupportedAnnotations(ingress)) report(d);
   const index = indexServices(snapshot.services, snapshot.endpointSlices);
 
   // 2. Read every main Ingress (assembleHosts orders them oldest first: that order decides every
@@ -106,6 +106,13 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   };
   return { config, diagnostics: sortUnique(diagnostics) };
 }
+
+/** reportUnsupportedAnnotations of one Ingress, memoized per frozen Ingress (memo.ts). */
+const unsupportedAnnotations = memoizeByObject((ingress: Ingress): readonly Diagnostic[] => {
+  const diagnostics: Diagnostic[] = [];
+  reportUnsupportedAnnotations(ingress.metadata.annotations, ingressRef(ingress), diagnostics);
+  return diagnostics;
+});
 
 /** What steps 3 and 5 derive from the main Ingresses alone (see assembleHosts). */
 interface HostAssembly {
