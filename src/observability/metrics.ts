@@ -138,8 +138,8 @@ export class Metrics {
     this.watchRelists = new Counter({ name: 'switchyard_watch_relists_total', help: 'Relists of a kind after its first list (410 Gone, or a restart with no resourceVersion to resume from).', labelNames: ['kind'], registers });
     this.leader = new Gauge({ name: 'switchyard_leader_election_status', help: '1 while this replica holds the leader Lease (writes Ingress status), else 0.', registers });
     this.accessLogDropped = new Counter({ name: 'switchyard_access_log_dropped_lines_total', help: 'Access log lines dropped because the destination could not keep up (or failed).', registers });
-    // Certificate expiry (switchyard_ssl_certificate_expiry_timestamp_seconds{host}) is registered
-    // by the TLS work once certificates are served; it is deliberately absent until then.
+    // Certificate expiry (switchyard_ssl_certificate_expiry_timestamp_seconds{host,secret}) is
+    // registered on this registry by main.ts from src/tls/certificate-metrics.ts (read at scrape time).
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
