@@ -120,6 +120,7 @@ interface HostAssembly {
   readonly reads: readonly (IngressRoutes | null)[];
   /** The Ingresses read, oldest first. */
   readonly ingresses: readonly IngressRoutes[];
+  readonly tlsHosts: TlsHosts;
   /** Sorted (compareVirtualHosts), before canaries are attached. */
   readonly virtualHosts: readonly VirtualHost[];
   /** Upstream targets in the order the routes and host defaults use them (first use wins a key). */
@@ -130,7 +131,8 @@ interface HostAssembly {
 /**
  * The previous assembly. It is a pure function of `main` and `reads` (the Ingress objects and
  * what reading them gave), so when both are the very same objects in the same order it is
- * returned as is (reads are new objects whenever they could differ: memo.ts).
+ * returned as is (reads are new objects whenever they could differ: memo.ts), and when only a
+ * few Ingresses were edited in place it is patched (patchAssembly).
  */
 let lastAssembly: HostAssembly | null = null;
 
@@ -139,20 +141,144 @@ let lastAssembly: HostAssembly | null = null;
  * (same order; null: unreadable).
  */
 function assembleHosts(main: readonly Ingress[], reads: readonly (IngressRoutes | null)[]): HostAssembly {
-  if (lastAssembly !== null && sameElements(lastAssembly.main, main) && sameElements(lastAssembly.reads, reads)) return lastAssembly;
+  const last = lastAssembly;
+  if (last !== null && sameElements(last.main, main) && sameElements(last.reads, reads)) return last;
+  const patched = last === null ? null : patchAssembly(last, main, reads);
+  if (patched !== null) return (lastAssembly = patched);
+  // 2. Oldest first: that order decides every conflict below.
+  const ingresses = reads.filter((ingress) => ingress !== null);
+  ingresses.sort((a, b) => compareIngressAge(a.age, b.age));
+  const tlsHosts = collectTlsHosts(main);
+  const interned = new Map<string, VirtualHost>();
+  const built = buildHosts(ingresses, tlsHosts, null, interned);
+  lastVirtualHosts = interned;
+  built.virtualHosts.sort(compareVirtualHosts);
+  lastAssembly = { main, reads, ingresses, tlsHosts, virtualHosts: built.virtualHosts, used: built.used, diagnostics: built.diagnostics };
+  return lastAssembly;
+}
+
+/** At most this many edited Ingresses are patched into the previous assembly. */
+const MAX_PATCHED_INGRESSES = 4;
+
+/**
+ * The previous assembly with a few Ingresses edited in place, or null when that is not simple
+ * (then everything is assembled again). Only when: the same number of main Ingresses, at most
+ * MAX_PATCHED_INGRESSES positions differ, each differing Ingress keeps its namespace, name and
+ * creationTimestamp (so the age order is unchanged) and is readable before and after, none has
+ * spec.tls before or after (TLS hosts decide ssl-redirect on every host), and no upstream key
+ * touched is used with different Service ports (then which use comes first decides the upstream).
+ * The hosts of the edited Ingresses are built again from all their Ingresses, with exactly the
+ * code of the full assembly; everything else is kept.
+ */
+function patchAssembly(last: HostAssembly, main: readonly Ingress[], reads: readonly (IngressRoutes | null)[]): HostAssembly | null {
+  if (main.length !== last.main.length || reads.length !== last.reads.length) return null;
+  // 1. The edited positions.
+  const edits: { readonly before: IngressRoutes; readonly after: IngressRoutes }[] = [];
+  for (let i = 0; i < main.length; i++) {
+    if (main[i] === last.main[i] && reads[i] === last.reads[i]) continue;
+    const before = last.reads[i];
+    const after = reads[i];
+    if (edits.length === MAX_PATCHED_INGRESSES || before === null || after === null) return null;
+    if (compareIngressAge(before.age, after.age) !== 0 || before.age.createdAt !== after.age.createdAt) return null;
+    if (hasTls(last.main[i]) || hasTls(main[i])) return null;
+    edits.push({ before, after });
+  }
+  if (edits.length === 0) return null;
+
+  // 2. The new age order: each edited Ingress takes its predecessor's place.
+  const ingresses = last.ingresses.slice();
+  const affected = new Set<string>();
+  for (const { before, after } of edits) {
+    const at = ingresses.indexOf(before);
+    if (at === -1) return null;
+    ingresses[at] = after;
+    for (const { host } of before.hosts) affected.add(host);
+    for (const { host } of after.hosts) affected.add(host);
+  }
+
+  // 3. The affected hosts as they were and as they are now (same code as the full assembly).
+  const scratch = new Map<string, VirtualHost>();
+  const old = buildHosts(last.ingresses, last.tlsHosts, affected, scratch);
+  const now = buildHosts(ingresses, last.tlsHosts, affected, scratch);
+
+  // 4. Upstream keys whose first use could move: refuse when any is used with two Service ports.
+  const keys = new Map<string, UpstreamTarget>();
+  for (const t of [...old.used, ...now.used]) keys.set(t.key, t);
+  const removed = new Set<UpstreamTarget>(old.used);
+  const used: UpstreamTarget[] = [];
+  for (const t of last.used) {
+    if (removed.has(t)) continue;
+    used.push(t);
+    const seen = keys.get(t.key);
+    if (seen !== undefined && seen.servicePort !== t.servicePort && (seen.servicePort.name ?? '') !== (t.servicePort.name ?? '')) return null;
+  }
+  for (const t of now.used) {
+    const seen = keys.get(t.key)!;
+    if (seen.servicePort !== t.servicePort && (seen.servicePort.name ?? '') !== (t.servicePort.name ?? '')) return null;
+    used.push(t);
+  }
+
+  // 5. Virtual hosts: the affected ones replaced (sorted list patched by binary search).
+  const virtualHosts = last.virtualHosts.slice();
+  for (const vhost of old.virtualHosts) {
+    const at = findSorted(virtualHosts, vhost);
+    if (at < virtualHosts.length && virtualHosts[at].host === vhost.host) virtualHosts.splice(at, 1);
+  }
+  for (const vhost of now.virtualHosts) virtualHosts.splice(findSorted(virtualHosts, vhost), 0, vhost);
+  const interned = lastVirtualHosts as Map<string, VirtualHost>;
+  for (const host of affected) interned.delete(host);
+  for (const vhost of now.virtualHosts) interned.set(vhost.host, vhost);
+
+  // 6. Diagnostics: the affected hosts' old ones out (by value), their new ones in.
+  const diagnostics = last.diagnostics.slice();
+  for (const d of old.diagnostics) {
+    const at = diagnostics.findIndex((x) => compareDiagnostics(x, d) === 0);
+    if (at === -1) return null;
+    diagnostics.splice(at, 1);
+  }
+  for (const d of now.diagnostics) diagnostics.push(d);
+
+  return { main, reads, ingresses, tlsHosts: last.tlsHosts, virtualHosts, used, diagnostics };
+}
+
+/** Index where `vhost` is or would be inserted in a list sorted by compareVirtualHosts. */
+function findSorted(list: readonly VirtualHost[], vhost: VirtualHost): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareVirtualHosts(list[mid], vhost) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function hasTls(ingress: Ingress): boolean {
+  const tls = ingress.spec?.tls;
+  return Array.isArray(tls) && tls.length > 0;
+}
+
+/**
+ * Steps 3 and 5 for the Ingresses given oldest first: the virtual hosts (unsorted, in order of
+ * first appearance), the upstream targets in the order they are used, and the diagnostics. With
+ * `only`, just those hosts (their Ingresses are found in `ingresses`).
+ */
+function buildHosts(
+  ingresses: readonly IngressRoutes[],
+  tlsHosts: TlsHosts,
+  only: ReadonlySet<string> | null,
+  interned: Map<string, VirtualHost>,
+): { readonly virtualHosts: VirtualHost[]; readonly used: UpstreamTarget[]; readonly diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const report = (diagnostic: Diagnostic): void => {
     diagnostics.push(diagnostic);
   };
-  // 2. Oldest first: that order decides every conflict below.
-  const ingresses = reads.filter((ingress) => ingress !== null);
-  ingresses.sort((a, b) => compareIngressAge(a.age, b.age));
-
   // 3. Virtual hosts, their routes and default backends. Candidates arrive oldest Ingress first,
   //    then in rule/path order, so the first candidate for a host+match+matchPath wins.
   const hosts = new Map<string, HostBuilder>();
   for (const ingress of ingresses) {
     for (const { host, kind } of ingress.hosts) {
+      if (only !== null && !only.has(host)) continue;
       let builder = hosts.get(host);
       if (builder === undefined) hosts.set(host, (builder = { host, kind, routes: [], byMatch: null, defaultBackend: null }));
       if (ingress.defaultBackend === null) continue;
@@ -168,7 +294,8 @@ function assembleHosts(main: readonly Ingress[], reads: readonly (IngressRoutes 
       }
     }
     for (const candidate of ingress.routes) {
-      const builder = hosts.get(candidate.route.host)!;
+      const builder = hosts.get(candidate.route.host);
+      if (builder === undefined) continue; // a host outside `only`
       const winner = claimMatch(builder, candidate);
       if (winner === undefined) continue;
       const { route } = candidate;
@@ -185,9 +312,7 @@ function assembleHosts(main: readonly Ingress[], reads: readonly (IngressRoutes 
 
   // 5. The virtual hosts' routes (ssl-redirect applied), sorted, and the upstream targets they use.
   const used: UpstreamTarget[] = [];
-  const tlsHosts = collectTlsHosts(main);
   const virtualHosts: VirtualHost[] = [];
-  const interned = new Map<string, VirtualHost>();
   for (const builder of hosts.values()) {
     const routes: Route[] = [];
     for (const candidate of builder.routes) {
@@ -199,10 +324,7 @@ function assembleHosts(main: readonly Ingress[], reads: readonly (IngressRoutes 
     if (defaultTarget !== null) used.push(defaultTarget);
     virtualHosts.push(internVirtualHost(builder.host, builder.kind, routes, builder.defaultBackend?.backend.ref ?? null, interned));
   }
-  lastVirtualHosts = interned;
-  virtualHosts.sort(compareVirtualHosts);
-  lastAssembly = { main, reads, ingresses, virtualHosts, used, diagnostics };
-  return lastAssembly;
+  return { virtualHosts, used, diagnostics };
 }
 
 /** Hosts with more routes than this index them by match + matchPath; fewer are scanned. */
