@@ -51,12 +51,13 @@ export function readIngressMemoized<T>(
   report: (diagnostic: Diagnostic) => void,
   read: (ingress: Ingress, index: ServiceIndex, report: (diagnostic: Diagnostic) => void) => T,
 ): T {
-  if (!isMemoizable(ingress)) return read(ingress, index, report);
+  // Only frozen Ingresses are ever stored, so a hit needs no frozen check.
   const memo = readMemo.get(ingress) as ReadMemo<T> | undefined;
   if (memo !== undefined && lookupsHold(memo.lookups, index)) {
     for (const d of memo.diagnostics) report(d);
     return memo.value;
   }
+  if (!isMemoizable(ingress)) return read(ingress, index, report);
   const lookups: (string | Service | undefined)[] = [];
   const diagnostics: Diagnostic[] = [];
   const recording: ServiceIndex = {
@@ -129,14 +130,17 @@ const NO_SLICES: readonly EndpointSlice[] = Object.freeze([]);
 /** A slice key no Service has (keys are "namespace/name"): no slices. */
 const NO_KEY = '';
 
-/** `compute(object)` memoized per frozen object (a pure function of that object alone). */
-export function memoizeByObject<K extends object, V>(compute: (key: K) => V): (key: K) => V {
+/**
+ * `compute(object)` memoized per frozen object (a pure function of that object alone). `compute`
+ * never returns undefined (a hit is one WeakMap lookup).
+ */
+export function memoizeByObject<K extends object, V extends NonNullable<unknown> | null>(compute: (key: K) => V): (key: K) => V {
   const memo = new WeakMap<K, V>();
   return (key: K): V => {
-    if (!isMemoizable(key)) return compute(key);
-    if (memo.has(key)) return memo.get(key)!;
+    const hit = memo.get(key);
+    if (hit !== undefined) return hit;
     const value = compute(key);
-    memo.set(key, value);
+    if (isMemoizable(key)) memo.set(key, value);
     return value;
   };
 }
