@@ -26,6 +26,10 @@ export interface ProxyServerOptions {
   readonly keepAliveTimeout?: number;
   /** Largest request body in bytes unless a route sets proxy-body-size (413 beyond); 0 = unlimited (default). */
   readonly maxBodyBytes?: number;
+  /** The request head must arrive within this many ms (408 otherwise; --client-header-timeout). Default 60000. */
+  readonly headersTimeout?: number;
+  /** Client connections this listener holds at most; more are closed at accept (--max-connections). 0 = no limit (default). */
+  readonly maxConnections?: number;
   /**
    * A TLS listener instead of plain HTTP (src/tls/https-server.ts): builds the node server from
    * the same server options; `proto` ("https") is sent as X-Forwarded-Proto.
@@ -83,12 +87,16 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     // No limit on the whole request: large uploads stream for as long as they make progress
     // (sendTimeout is the idle limit); headers must still arrive within node's headersTimeout.
     requestTimeout: 0,
+    // Slow-header clients (slowloris) get 408 after headersTimeout; checked often enough to be near it.
+    headersTimeout: options.headersTimeout ?? 60_000,
+    connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor((options.headersTimeout ?? 60_000) / 4))),
     // Requests without Content-Length/Transfer-Encoding skip the Readable life cycle (no
     // 'data'/'end' events to emit): measurably cheaper per request; such requests have no body to forward.
     optimizeEmptyRequests: true,
   } as ServerOptions<typeof ProxyRequest, typeof ProxyResponse>;
   const server = options.secure !== undefined ? options.secure.create(serverOptions) : createServer(serverOptions);
   server.on('request', (req: ProxyRequest, res: ProxyResponse) => handler.handle(req, res));
+  if (options.maxConnections !== undefined && options.maxConnections > 0) server.maxConnections = options.maxConnections;
 
   // Malformed requests never reach 'request': answer 400 (431/408) ourselves and say why.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -110,6 +118,13 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   // CONNECT (authority-form targets) is not something an Ingress proxies.
   server.on('connect', (req: ProxyRequest, socket: Socket) => {
     logger.info({ reason: ProxyErrorCode.BAD_REQUEST, status: 400, method: req.method, target: req.url }, 'CONNECT is not supported');
+    // On the HTTP/2 listener a CONNECT stream comes with a response object, not a raw socket.
+    const response = socket as unknown as { writeHead?: (status: number, headers: string[]) => void; end(body: string): void };
+    if (typeof response.writeHead === 'function') {
+      response.writeHead(400, ['content-type', 'text/plain; charset=utf-8', 'content-length', '12']);
+      response.end('Bad Request\n');
+      return;
+    }
     socket.end(rawErrorResponse(400));
   });
 

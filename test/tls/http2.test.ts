@@ -145,6 +145,12 @@ describe('HTTP/2 on the TLS listener', () => {
     assert.match(r.body.toString(), /Not Found/);
   });
 
+  test('an HTTP/2 CONNECT stream gets a proper 400 (not an HTTP/1.1 text in a 200 body)', async () => {
+    const r = await h2request(session, { ':method': 'CONNECT', ':authority': 'example.com:443' });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.toString(), 'Bad Request\n');
+  });
+
   test('WebSocket upgrade over the TLS port (HTTP/1.1): 101 and echo, X-Forwarded-Proto https', async () => {
     const ws = await startWsUpstream('ws');
     const pipeline = new Pipeline([...backendObjects(ws.port), tlsSecret('h2-tls', cert.cert, cert.key), ingress('h2', ['h2.example.com'], [{ hosts: ['h2.example.com'], secretName: 'h2-tls' }])]);
