@@ -420,6 +420,27 @@ export const FLAGS = [
     doc: 'Attempts per request, first included, when connecting to an endpoint fails (any method without a body) or the connection resets before the response (idempotent methods); each retry goes to a different endpoint. 1 = no retries.',
     parse: (raw) => parseInteger(raw, 1, 20),
   }),
+  // Overload (README "Resilience").
+  flag({
+    key: 'upstreamMaxConnections', name: 'upstream-max-connections', type: 'integer', default: 0, defaultLabel: '0 (no cap)',
+    doc: 'Concurrent connections per upstream endpoint; requests beyond wait in a queue of --upstream-max-queue, then get 503. 0 = no cap.',
+    parse: (raw) => parseInteger(raw, 0, 100_000),
+  }),
+  flag({
+    key: 'upstreamMaxQueue', name: 'upstream-max-queue', type: 'integer', default: 100,
+    doc: 'With --upstream-max-connections: requests per endpoint that may wait for a free connection (up to the read timeout); more get 503 at once.',
+    parse: (raw) => parseInteger(raw, 0, 1_000_000),
+  }),
+  flag({
+    key: 'maxConnections', name: 'max-connections', type: 'integer', default: 16_384,
+    doc: 'Client connections each data-plane listener holds at most (like nginx worker_connections); more are closed at accept. 0 = no limit.',
+    parse: (raw) => parseInteger(raw, 0, 10_000_000),
+  }),
+  flag({
+    key: 'clientHeaderTimeoutMs', name: 'client-header-timeout', type: 'duration', default: 60_000, defaultLabel: '60s',
+    doc: 'A client must send the whole request head within this time, else 408 and the connection is closed (slow-header floods). Request bodies are bounded by --proxy-send-timeout (idle).',
+    parse: parseDuration,
+  }),
 ] as const;
 
 type AnyFlag = (typeof FLAGS)[number];

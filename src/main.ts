@@ -12,6 +12,7 @@ import { AdminServer } from './observability/admin-server.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createObservability, type Observability } from './observability/observability.ts';
 import { createProxyServer, type ProxyServer } from './proxy/server.ts';
+import { UpstreamPools } from './proxy/upstreams.ts';
 import { registerCertificateMetrics } from './tls/certificate-metrics.ts';
 import { CertificateStore } from './tls/certificate-store.ts';
 import { checkCertificate } from './tls/check-certificate.ts';
@@ -157,7 +158,16 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
     maxHoldoffMs: config.syncMaxHoldoffMs,
   });
 
+  // Upstream connections for both listeners, with the per-endpoint cap (README "Resilience").
+  const pools = new UpstreamPools({
+    connectTimeout: config.proxyConnectTimeoutMs,
+    maxConnections: config.upstreamMaxConnections,
+    maxQueue: config.upstreamMaxQueue,
+  });
   const proxy = createProxyServer({
+    pools,
+    headersTimeout: config.clientHeaderTimeoutMs,
+    maxConnections: config.maxConnections,
     routeRef,
     logger,
     timeouts: {
@@ -175,6 +185,8 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
     logger,
     certificates,
     pools: proxy.pools, // one set of upstream connections for both listeners
+    headersTimeout: config.clientHeaderTimeoutMs,
+    maxConnections: config.maxConnections,
     timeouts: {
       connectTimeout: config.proxyConnectTimeoutMs,
       readTimeout: config.proxyReadTimeoutMs,
@@ -205,6 +217,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
 
   try {
     closers.push(() => observability.close()); // closed last: flushes the access log after the proxy stopped
+    closers.push(() => pools.close()); // after both listeners
     const httpAddress = await listen('http', () => proxy.listen(config.httpPort, config.bindAddress), logger, config.httpPort);
     closers.push((graceMs) => proxy.close(graceMs));
     const httpsAddress = await listen('https', () => https.listen(config.httpsPort, config.bindAddress), logger, config.httpsPort);

@@ -9,6 +9,8 @@ export const ProxyErrorCode = {
   NO_ROUTE: 'SWY_ERR_NO_ROUTE',
   NO_UPSTREAM: 'SWY_ERR_NO_UPSTREAM',
   NO_ENDPOINT: 'SWY_ERR_NO_READY_ENDPOINT',
+  /** The endpoint has --upstream-max-connections + --upstream-max-queue requests in flight already. */
+  UPSTREAM_OVERLOADED: 'SWY_ERR_UPSTREAM_OVERLOADED',
   UPSTREAM_REFUSED: 'SWY_ERR_UPSTREAM_REFUSED',
   UPSTREAM_RESET: 'SWY_ERR_UPSTREAM_RESET',
   UPSTREAM_BAD_RESPONSE: 'SWY_ERR_UPSTREAM_BAD_RESPONSE',
@@ -44,6 +46,7 @@ const SPECS: Record<ProxyErrorCode, ErrorSpec> = {
   SWY_ERR_NO_ROUTE: spec(404, 'Not Found: no route for this host and path', 'no route matches and there is no default backend'),
   SWY_ERR_NO_UPSTREAM: spec(503, 'Service Unavailable: backend not found', 'the backend Service of the route could not be resolved'),
   SWY_ERR_NO_READY_ENDPOINT: spec(503, 'Service Unavailable: no ready endpoint', 'the backend has no ready endpoint'),
+  SWY_ERR_UPSTREAM_OVERLOADED: spec(503, 'Service Unavailable: backend overloaded', 'the endpoint has its maximum of connections busy and its queue full'),
   SWY_ERR_UPSTREAM_REFUSED: spec(502, 'Bad Gateway: upstream refused the connection', 'upstream refused the connection'),
   SWY_ERR_UPSTREAM_RESET: spec(502, 'Bad Gateway: upstream closed the connection', 'upstream closed or reset the connection'),
   SWY_ERR_UPSTREAM_BAD_RESPONSE: spec(502, 'Bad Gateway: invalid upstream response', 'upstream sent an invalid response'),

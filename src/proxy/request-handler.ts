@@ -167,7 +167,13 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
     // The shared pool, or the route's own (connect timeout, backend-protocol HTTPS): route-policy.ts.
     const pool = poolFor(this, route.settings, endpoint);
 
-    // 4. Forward.
+    // 4. Overload: the endpoint's connections are busy and its queue is full -> 503 now, not later.
+    if (pool.inflight >= pool.maxInflight) {
+      exchange.fail(ProxyErrorCode.UPSTREAM_OVERLOADED);
+      return;
+    }
+
+    // 5. Forward.
     exchange.forward(pool, now);
   }
 }

@@ -11,6 +11,8 @@ export class UpstreamPool {
   used = true;
   /** Consecutive sweeps that found the pool unused. */
   idleSweeps = 0;
+  /** Requests in flight beyond which a new one is refused with 503 (connections + queue; Infinity = no cap). */
+  maxInflight = Infinity;
   closed = false;
 
   constructor(origin: string, pool: Pool) {
@@ -33,6 +35,10 @@ export interface UpstreamPoolsOptions {
    * nginx's default proxy_ssl_verify off. Default false (verify).
    */
   readonly insecureTls?: boolean;
+  /** Concurrent connections per endpoint (undici Pool `connections`; --upstream-max-connections). 0 = no cap (default). */
+  readonly maxConnections?: number;
+  /** With maxConnections: requests that may wait for a connection; more get 503 (--upstream-max-queue). Default 0. */
+  readonly maxQueue?: number;
 }
 
 /**
@@ -47,6 +53,8 @@ export class UpstreamPools {
   readonly #keepAliveTimeout: number;
   readonly #lookup: LookupFunction | undefined;
   readonly #insecureTls: boolean;
+  readonly #maxConnections: number;
+  readonly #maxInflight: number;
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #sweepsToClose: number;
   #closed = false;
@@ -56,6 +64,8 @@ export class UpstreamPools {
     this.#keepAliveTimeout = options.keepAliveTimeout ?? 4000;
     this.#lookup = options.lookup;
     this.#insecureTls = options.insecureTls === true;
+    this.#maxConnections = options.maxConnections ?? 0;
+    this.#maxInflight = this.#maxConnections > 0 ? this.#maxConnections + (options.maxQueue ?? 0) : Infinity;
     const idle = options.idleTimeout ?? 60_000;
     const interval = Math.max(10, Math.min(idle, 15_000));
     this.#sweepsToClose = Math.max(1, Math.round(idle / interval));
@@ -81,9 +91,11 @@ export class UpstreamPools {
           ...(this.#insecureTls ? { rejectUnauthorized: false } : {}),
         },
         keepAliveTimeout: this.#keepAliveTimeout,
+        ...(this.#maxConnections > 0 ? { connections: this.#maxConnections } : {}),
         // Per-request headersTimeout/bodyTimeout are passed with each dispatch.
       });
       entry = new UpstreamPool(origin, pool);
+      entry.maxInflight = this.#maxInflight;
       this.#pools.set(origin, entry);
     }
     return entry;

@@ -54,6 +54,10 @@ test('defaults match the brief', () => {
       upstreamMaxFails: 3,
       upstreamFailTimeoutMs: 10000,
       proxyNextUpstreamTries: 3,
+      upstreamMaxConnections: 0,
+      upstreamMaxQueue: 100,
+      maxConnections: 16384,
+      clientHeaderTimeoutMs: 60000,
       kubeconfigEnv: null,
     },
   );
@@ -100,6 +104,10 @@ const SAMPLES: Record<string, [string, unknown]> = {
   upstreamMaxFails: ['0', 0],
   upstreamFailTimeoutMs: ['30s', 30000],
   proxyNextUpstreamTries: ['1', 1],
+  upstreamMaxConnections: ['8', 8],
+  upstreamMaxQueue: ['0', 0],
+  maxConnections: ['1000', 1000],
+  clientHeaderTimeoutMs: ['10s', 10000],
 };
 
 test('every flag has a sample in this test', () => {
