@@ -25,6 +25,8 @@ export class CompiledRouteSettings {
   readonly mayRedirect: boolean;
   /** backend-protocol HTTPS: TLS to the endpoints. */
   readonly backendHttps: boolean;
+  /** Attempts per request (proxy-next-upstream-tries; 0 there = every endpoint -> a large number); 0 = the server's. */
+  readonly tries: number;
   /** The route needs its own upstream pools (connect timeout or HTTPS): route-policy.ts poolFor(). */
   readonly ownPools: boolean;
 
@@ -41,6 +43,7 @@ export class CompiledRouteSettings {
     this.rewriteTarget = settings.rewriteTarget ?? null;
     this.mayRedirect = this.redirectCode !== 0 || this.sslRedirect || this.appRoot !== null;
     this.backendHttps = settings.backendProtocol === 'HTTPS';
+    this.tries = settings.nextUpstreamTries === undefined ? 0 : settings.nextUpstreamTries === 0 ? 1_000_000 : settings.nextUpstreamTries;
     this.ownPools = this.connectTimeout >= 0 || this.backendHttps;
   }
 }

@@ -146,6 +146,8 @@ export interface RouteSettings {
   readonly rewriteTarget?: string;
   /** backend-protocol HTTPS: TLS to the endpoints (certificate not verified, like nginx's default). */
   readonly backendProtocol?: 'HTTPS';
+  /** proxy-next-upstream-tries: attempts per request, first included; 0 = every endpoint. */
+  readonly nextUpstreamTries?: number;
 }
 
 export interface BackendRef {

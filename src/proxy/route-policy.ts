@@ -58,6 +58,7 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   if (s.rewriteTarget !== null) exchange.path = rewritePath(route, s.rewriteTarget, exchange.matchPath, exchange.path);
   if (s.readTimeout >= 0) exchange.readTimeout = exchange.headersTimeout = exchange.bodyTimeout = s.readTimeout;
   if (s.sendTimeout >= 0) exchange.sendTimeout = s.sendTimeout;
+  if (s.tries > 0) exchange.tries = s.tries; // retry.ts: 0 = the balancer's (--proxy-next-upstream-tries)
   return false;
 }
 

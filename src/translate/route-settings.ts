@@ -17,6 +17,7 @@ import {
   PERMANENT_REDIRECT_CODE,
   PROXY_BODY_SIZE,
   PROXY_CONNECT_TIMEOUT,
+  PROXY_NEXT_UPSTREAM_TRIES,
   PROXY_READ_TIMEOUT,
   PROXY_SEND_TIMEOUT,
   REWRITE_TARGET,
@@ -76,6 +77,8 @@ export function readIngressSettings(annotations: Annotations, object: ObjectRef,
   const rewrite = readAnnotation(REWRITE_TARGET, annotations, object, diagnostics);
   if (rewrite !== null) (settings.rewriteTarget = rewrite), (any = true);
 
+  const tries = readAnnotation(PROXY_NEXT_UPSTREAM_TRIES, annotations, object, diagnostics);
+  if (tries !== null) (settings.nextUpstreamTries = tries), (any = true);
   if (readAnnotation(BACKEND_PROTOCOL, annotations, object, diagnostics) === 'HTTPS') (settings.backendProtocol = 'HTTPS'), (any = true);
 
   const force = readAnnotation(FORCE_SSL_REDIRECT, annotations, object, diagnostics);

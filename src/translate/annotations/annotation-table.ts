@@ -333,6 +333,18 @@ export const BACKEND_PROTOCOL = spec<'HTTP' | 'HTTPS'>({
   doc: "How to talk to the upstream. `HTTPS`: TLS to the endpoint, its certificate NOT verified (like nginx's default proxy_ssl_verify off) and no SNI.",
 });
 
+export const PROXY_NEXT_UPSTREAM_TRIES = spec<number | null>({
+  key: 'proxy-next-upstream-tries',
+  parse: parseIntInRange(0, 100),
+  scope: 'location',
+  default: null,
+  values: 'integer 0..100 (0 = every endpoint)',
+  defaultDoc: '`--proxy-next-upstream-tries` (3)',
+  onInvalid: 'the controller default applies',
+  onCanary: 'ignored',
+  doc: 'Attempts per request, the first included, when an endpoint cannot be connected to (or resets an idempotent request before answering); each retry goes to another endpoint. 1 = no retry.',
+});
+
 /** The per-route behaviour annotations (route-settings.ts). */
 export const ROUTE_SETTING_ANNOTATIONS = [
   PROXY_CONNECT_TIMEOUT,
@@ -348,6 +360,7 @@ export const ROUTE_SETTING_ANNOTATIONS = [
   SSL_REDIRECT,
   FORCE_SSL_REDIRECT,
   BACKEND_PROTOCOL,
+  PROXY_NEXT_UPSTREAM_TRIES,
 ] as const;
 
 // --- load balancing and session affinity (issue 8; read by translate/balance-settings.ts) --------
