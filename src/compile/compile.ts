@@ -88,13 +88,19 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
   //    the same as in the previous table, whose routes still resolve to the same compiled upstreams,
   //    is taken over whole (its metric children are carried into this table's binder): a change to
   //    one Ingress recompiles only the virtual hosts it touches.
+  //    The previous table's virtual hosts are found by walking both sorted lists side by side
+  //    (translate sorts them; an unsorted list only finds fewer to reuse, never a wrong one).
   const hosts = new HostIndex();
-  const compiledHosts = new Map<VirtualHost, CompiledVirtualHost>();
+  const compiledHosts: CompiledVirtualHost[] = [];
+  const before = previous?.config.virtualHosts ?? [];
+  const compiledBefore = previous?.compiledHosts ?? [];
+  let b = 0;
   config.virtualHosts.forEach((vhost, v) => {
-    const before = previous?.compiledHosts.get(vhost);
-    if (before !== undefined && isReusable(before, resolve, binder)) {
-      hosts.add(before);
-      compiledHosts.set(vhost, before);
+    while (b < before.length && before[b] !== vhost && compareHosts(before[b], vhost) < 0) b++;
+    if (b < before.length && before[b] === vhost && b < compiledBefore.length && isReusable(compiledBefore[b], resolve, binder)) {
+      hosts.add(compiledBefore[b]);
+      compiledHosts.push(compiledBefore[b]);
+      b++;
       return;
     }
     const paths = new PathMatcher();
@@ -125,7 +131,7 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
     if (defaultRoute !== null && binder !== null) defaultRoute.metrics = binder.bindDefault(vhost.host, defaultRoute.source, defaultRoute.backend);
     const compiledHost = new CompiledVirtualHost(vhost.host, vhost.kind, paths, defaultRoute, routes);
     hosts.add(compiledHost);
-    compiledHosts.set(vhost, compiledHost);
+    compiledHosts.push(compiledHost);
   });
 
   // 3. The table-wide default.
@@ -149,6 +155,15 @@ export function compile(config: RouteConfig, options: CompileOptions = {}): Rout
   if (defaultRoute !== null && binder !== null) defaultRoute.metrics = binder.bindDefault('', null, defaultRoute.backend);
 
   return new RouteTable(generation, config, hosts, upstreams, defaultRoute, compiledHosts);
+}
+
+const HOST_KIND_RANK = { exact: 0, wildcard: 1, any: 2 } as const;
+
+/** The order of RouteConfig.virtualHosts: exact, wildcard, then "*"; by host within a kind. */
+function compareHosts(a: VirtualHost, b: VirtualHost): number {
+  const byKind = HOST_KIND_RANK[a.kind] - HOST_KIND_RANK[b.kind];
+  if (byKind !== 0) return byKind;
+  return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
 }
 
 /**

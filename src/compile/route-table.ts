@@ -1,4 +1,4 @@
-import type { RouteConfig, VirtualHost } from '../model/route-config.ts';
+import type { RouteConfig } from '../model/route-config.ts';
 import type { CompiledRoute } from './compiled-route.ts';
 import type { CompiledUpstream } from './compiled-upstream.ts';
 import type { CompiledVirtualHost, HostIndex } from './host-index.ts';
@@ -19,8 +19,11 @@ export class RouteTable {
   readonly #hosts: HostIndex;
   /** config.defaultBackend compiled; null -> 404 when nothing matches. */
   readonly defaultRoute: CompiledRoute | null;
-  /** Each VirtualHost of `config` (by identity) and its compiled form: what the next compile may reuse. */
-  readonly compiledHosts: ReadonlyMap<VirtualHost, CompiledVirtualHost>;
+  /**
+   * The compiled form of each of `config.virtualHosts`, same positions (a virtual host left out
+   * of the host index as a duplicate is still here): what the next compile may reuse.
+   */
+  readonly compiledHosts: readonly CompiledVirtualHost[];
 
   constructor(
     generation: number,
@@ -28,7 +31,7 @@ export class RouteTable {
     hosts: HostIndex,
     upstreams: ReadonlyMap<string, CompiledUpstream>,
     defaultRoute: CompiledRoute | null,
-    compiledHosts: ReadonlyMap<VirtualHost, CompiledVirtualHost> = new Map(),
+    compiledHosts: readonly CompiledVirtualHost[] = [],
   ) {
     this.generation = generation;
     this.config = config;

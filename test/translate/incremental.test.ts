@@ -193,14 +193,14 @@ test('incremental rebuilds after random changes equal a from-scratch translate +
       const previous: RouteTable | null = table;
       table = compile(result.config, { previous, metrics: binder, random: () => 0, canaryRandom: () => 0.5 });
       series.commit(binder);
-      if (previous !== null) for (const vhost of table.compiledHosts.values()) if ([...previous.compiledHosts.values()].includes(vhost)) reusedHosts++;
+      if (previous !== null) for (const vhost of table.compiledHosts) if (previous.compiledHosts.includes(vhost)) reusedHosts++;
 
       const freshBinder = new RouteSeriesSet({ enabled: true, statusClass: false }).binder();
       const fresh = compile(expected.config, { metrics: freshBinder, random: () => 0, canaryRandom: () => 0.5 });
       assert.deepEqual(decisions(table), decisions(fresh), `seed ${seed} step ${step}: compiled decisions`);
       // Metric children: the same series keys are live, and every compiled route records into a live one.
       assert.deepEqual([...binder.bound.keys()].sort(), [...freshBinder.bound.keys()].sort(), `seed ${seed} step ${step}: metric series`);
-      for (const vhost of table.compiledHosts.values()) {
+      for (const vhost of table.compiledHosts) {
         for (const route of [...vhost.routes, ...(vhost.defaultRoute ? [vhost.defaultRoute] : [])]) {
           assert.equal(binder.bound.get(route.metrics!.main.key), route.metrics!.main, `seed ${seed} step ${step}: ${route.name} series not live`);
         }
