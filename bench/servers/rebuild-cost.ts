@@ -10,6 +10,13 @@ import { translate } from '../../src/translate/translate.ts';
 import { compile } from '../../src/compile/compile.ts';
 import { CONTROLLER_NAME, type TranslateOptions } from '../../src/model/snapshot.ts';
 import { KUBE_KINDS, type KubeKind, type KubeObject, type Ingress } from '../../src/model/kube.ts';
+import { normalizeObject } from '../../src/sources/normalize.ts';
+
+/** What the sources hand the store: normalized, frozen objects (translate memoizes on them). */
+function normalized(raw: unknown): KubeObject | null {
+  const r = normalizeObject(raw);
+  return r.ok ? r.object : null;
+}
 
 const [dir, changesArg] = process.argv.slice(2);
 const changes = Number(changesArg ?? 20);
@@ -25,7 +32,7 @@ const t0 = performance.now();
 const byKind = new Map<KubeKind, KubeObject[]>(KUBE_KINDS.map((k) => [k, []]));
 for (const file of files(dir)) {
   for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-    const o = doc.toJS() as KubeObject | null;
+    const o = normalized(doc.toJS());
     if (o && byKind.has(o.kind)) byKind.get(o.kind)!.push(o);
   }
 }
@@ -43,7 +50,7 @@ if (!probe) throw new Error('no Ingress named "probe" in the manifests');
 const samples: { snapshot: number; translate: number; compile: number; total: number }[] = [];
 for (let i = 0; i < changes; i++) {
   const service = i % 2 === 0 ? 'prop-b' : 'prop-a';
-  const next = JSON.parse(JSON.stringify(probe).replaceAll('"prop-a"', `"${service}"`)) as Ingress;
+  const next = normalized(JSON.parse(JSON.stringify(probe).replaceAll('"prop-a"', `"${service}"`)))!;
   store.apply({ type: 'upsert', object: next });
   const a = performance.now();
   const snapshot = store.snapshot();
