@@ -32,7 +32,11 @@ export class EwmaBalancer extends BaseBalancer {
       if (a !== -1) {
         let b = this.#from((a + 1 + Math.floor(this.#random() * (n - 1))) % n, exclude);
         if (b === a) b = -1;
-        chosen = b === -1 || this.#score(list[a]) <= this.#score(list[b]) ? list[a] : list[b];
+        if (b === -1) chosen = list[a];
+        else {
+          const now = this.health.now();
+          chosen = this.#score(list[a], now) <= this.#score(list[b], now) ? list[a] : list[b];
+        }
       }
     }
     // 2. None usable: never eject the last.
@@ -55,10 +59,10 @@ export class EwmaBalancer extends BaseBalancer {
     return -1;
   }
 
-  #score(e: CompiledEndpoint): number {
+  #score(e: CompiledEndpoint, now: number): number {
     const h = e.health;
     if (h === null) return 1;
-    return (decayed(h, this.health.now()) + 1) * (h.inflight + 1);
+    return (decayed(h, now) + 1) * (h.inflight + 1);
   }
 
   override get countsInflight(): boolean {
