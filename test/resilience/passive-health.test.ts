@@ -169,3 +169,27 @@ test('a connection reset before the response: GET retried elsewhere, POST answer
   assert.deepEqual(await statuses(h.port, 4), { b: 4 });
   assert.deepEqual(await statuses(h.port, 4, { method: 'POST' }), { 502: 2, b: 2 });
 });
+
+test('at most half of the endpoints are ejected when they all fail (no pile-up on one survivor)', async (t) => {
+  const ups: Upstream[] = [];
+  for (const name of ['p', 'q', 'r', 's']) {
+    ups.push(
+      await startUpstream(name, (req: IncomingMessage, res: ServerResponse, n: string) => {
+        req.resume();
+        res.writeHead(500, { 'x-upstream': n });
+        res.end();
+      }),
+    );
+  }
+  const h = await startBalancedProxy(config(ups.map((u) => u.port)), { maxFails: 1 });
+  t.after(async () => {
+    await h.close();
+    await Promise.all(ups.map((u) => u.close()));
+  });
+  await statuses(h.port, 20);
+  assert.equal(h.balancing.health.ejectionCount, 2, '2 of 4 ejected, 2 keep sharing the traffic');
+  const before = ups.map((u) => u.seen.length);
+  await statuses(h.port, 8);
+  const grew = ups.filter((u, i) => u.seen.length > before[i]).map((u) => u.name);
+  assert.equal(grew.length, 2, `the two endpoints not ejected share the traffic: ${grew.join(', ')}`);
+});

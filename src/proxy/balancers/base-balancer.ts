@@ -31,10 +31,10 @@ export abstract class BaseBalancer implements Balancer {
     this.release(h, exchange);
     const code = exchange.errorCode;
     if (code === null) {
-      if (exchange.status >= 500) this.health.failure(h, () => this.hasOtherUsable(endpoint), `status ${exchange.status}`);
+      if (exchange.status >= 500) this.health.failure(h, () => this.canEject(endpoint), `status ${exchange.status}`);
       else if (exchange.status !== 0) this.health.success(h);
     } else if (isEndpointFailureCode(code)) {
-      this.health.failure(h, () => this.hasOtherUsable(endpoint), code);
+      this.health.failure(h, () => this.canEject(endpoint), code);
     }
     // Other codes (client aborted, body too large, ...) say nothing about the endpoint.
   }
@@ -42,7 +42,7 @@ export abstract class BaseBalancer implements Balancer {
   failed(endpoint: CompiledEndpoint, code: string): void {
     const h = endpoint.health;
     if (h === null) return;
-    this.health.failure(h, () => this.hasOtherUsable(endpoint), code);
+    this.health.failure(h, () => this.canEject(endpoint), code);
   }
 
   /** Subclasses that count in-flight requests or latency override this (EWMA). hot path */
@@ -64,10 +64,15 @@ export abstract class BaseBalancer implements Balancer {
     return h !== null && h.ejectedUntil !== 0 && this.health.isEjected(h);
   }
 
-  /** Is any other candidate usable (not ejected)? Ejecting `endpoint` must leave one. */
-  hasOtherUsable(endpoint: CompiledEndpoint): boolean {
-    for (const e of this.candidates) if (e !== endpoint && !this.isEjected(e)) return true;
-    return false;
+  /**
+   * May `endpoint` be ejected? At most half of the upstream's endpoints are ejected at a time (so a
+   * failure shared by all endpoints, such as a bad deploy answering 500, never piles all traffic on
+   * one survivor), and never the last usable one.
+   */
+  canEject(endpoint: CompiledEndpoint): boolean {
+    let usableOthers = 0;
+    for (const e of this.candidates) if (e !== endpoint && !this.isEjected(e)) usableOthers++;
+    return usableOthers >= 1 && usableOthers >= Math.ceil(this.candidates.length / 2);
   }
 
   /**
