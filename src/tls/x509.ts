@@ -73,7 +73,9 @@ export function issueCertificate(options: IssueOptions): IssuedCertificate {
   const notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
   const notAfter = options.notAfter ?? new Date(notBefore.getTime() + 365 * 86_400_000);
   const serial = randomBytes(16);
-  serial[0] &= 0x7f; // positive INTEGER
+  // A positive INTEGER in minimal DER form: first byte 0x40..0x7f (no sign bit, never a leading 0x00,
+  // which DER forbids when the next byte is below 0x80: "illegal padding").
+  serial[0] = (serial[0] & 0x3f) | 0x40;
   const extensions: Buffer[] = [seq(oid('2.5.29.19'), tlv(0x01, Buffer.from([0xff])), tlv(0x04, seq(...(options.isCA ? [tlv(0x01, Buffer.from([0xff]))] : []))))];
   const alt = options.altNames ?? [];
   if (alt.length > 0) {
