@@ -99,6 +99,14 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   responseStart = 0;
   endTime = 0;
   done = false;
+  /**
+   * Response body bytes still expected from the upstream's Content-Length (-1: unknown or chunked).
+   * When one chunk carries all of it, res.end(chunk) sends it (one cork/write/finish instead of a
+   * write then an end); undici's onResponseEnd then only completes.
+   */
+  remaining = -1;
+  /** res.end() was called with the last body chunk (onResponseData). */
+  ended = false;
 
   // -- machinery --
   controller: Dispatcher.DispatchController | null = null;
@@ -187,6 +195,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     // The upstream's reason phrase is kept only when it is not the standard one node would send.
     const out = buildResponseHeaders(headers);
     if (this.setCookie !== null) out.push('set-cookie', this.setCookie); // session affinity
+    const length = headers['content-length'];
+    if (typeof length === 'string' && this.method !== 'HEAD') this.remaining = Number(length);
     if (statusMessage && statusMessage !== STATUS_CODES[statusCode]) res.writeHead(statusCode, statusMessage, out);
     else res.writeHead(statusCode, out);
   }
@@ -194,6 +204,12 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   /** hot path */
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.bytesOut += chunk.length;
+    // The whole declared body in one chunk (most small responses): end with it.
+    if (chunk.length === this.remaining && this.bytesOut === chunk.length && !this.done) {
+      this.ended = true;
+      this.res.end(chunk);
+      return;
+    }
     if (!this.res.write(chunk) && !this.waitingDrain && !this.done) {
       this.waitingDrain = true;
       controller.pause();
@@ -204,7 +220,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   /** hot path */
   onResponseEnd(): void {
     if (this.done) return;
-    this.res.end();
+    if (!this.ended) this.res.end();
     this.complete();
   }
 
@@ -327,6 +343,7 @@ function onResponseDrain(this: ProxyResponse): void {
  */
 export function onResponseClose(this: ProxyResponse): void {
   const exchange = this.exchange;
-  if (exchange === null || exchange.done) return;
+  // `ended`: the whole body was handed to res.end(); undici's onResponseEnd completes the exchange.
+  if (exchange === null || exchange.done || exchange.ended) return;
   exchange.abortClient(ProxyErrorCode.CLIENT_ABORTED);
 }
