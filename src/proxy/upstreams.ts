@@ -118,21 +118,16 @@ export class UpstreamPools {
   }
 
   /** Close every pool (waits for in-flight requests); used on shutdown. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearInterval(this.#sweepTimer);
-    const all = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.all(
-      all.map((entry) => {
-        entry.closed = true;
-        return entry.pool.close().catch(() => {});
-      }),
-    );
+  close(): Promise<void> {
+    return this.#shutAll('close');
   }
 
   /** Destroy every pool now (aborts in-flight requests). */
-  async destroy(): Promise<void> {
+  destroy(): Promise<void> {
+    return this.#shutAll('destroy');
+  }
+
+  async #shutAll(how: 'close' | 'destroy'): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
     const all = [...this.#pools.values()];
@@ -140,7 +135,7 @@ export class UpstreamPools {
     await Promise.all(
       all.map((entry) => {
         entry.closed = true;
-        return entry.pool.destroy().catch(() => {});
+        return entry.pool[how]().catch(() => {});
       }),
     );
   }
