@@ -436,6 +436,12 @@ export const FLAGS = [
     doc: 'Client connections each data-plane listener holds at most (like nginx worker_connections); more are closed at accept. 0 = no limit.',
     parse: (raw) => parseInteger(raw, 0, 10_000_000),
   }),
+  // All cores (README "Resilience"; src/runtime/workers.ts).
+  flag({
+    key: 'workers', name: 'workers', type: 'integer', default: 0, defaultLabel: '0 (available CPUs)',
+    doc: 'Proxy worker processes sharing the ports (node:cluster); the primary watches the sources and sends each route table to every worker. 0 = the CPUs available to the process (cgroup v2 quota honoured); 1 = one process, no cluster.',
+    parse: (raw) => parseInteger(raw, 0, 1024),
+  }),
   flag({
     key: 'clientHeaderTimeoutMs', name: 'client-header-timeout', type: 'duration', default: 60_000, defaultLabel: '60s',
     doc: 'A client must send the whole request head within this time, else 408 and the connection is closed (slow-header floods). Request bodies are bounded by --proxy-send-timeout (idle).',

@@ -20,6 +20,8 @@ import { createHttpsProxyServer } from './tls/https-server.ts';
 import { Drain } from './runtime/drain.ts';
 import { Balancing } from './proxy/balancers/balancing.ts';
 import { Controller } from './runtime/controller.ts';
+import cluster from 'node:cluster';
+import { availableCpus, isRoutesMessage, WorkerPool, type WorkerEventMessage } from './runtime/workers.ts';
 import { RouteRef } from './runtime/route-ref.ts';
 import type { Source } from './runtime/source.ts';
 import { FileSource, ManifestsDirError } from './sources/file/file-source.ts';
@@ -124,8 +126,17 @@ async function createSources(config: Config, store: Store, logger: Logger, contr
   }
 }
 
+/**
+ * `single`: everything in one process (--workers 1). `primary` (--workers N > 1): sources, store,
+ * controller and admin server, no proxy listeners. `worker`: proxy listeners only, tables from the
+ * primary over IPC (src/runtime/workers.ts).
+ */
+export type Role = 'single' | 'primary' | 'worker';
+
 /** Starts everything; resolves once the listeners are bound and the sources started (not yet ready). */
-export async function startSwitchyard(config: Config, logger: Logger): Promise<Switchyard> {
+export async function startSwitchyard(config: Config, logger: Logger, role: Role = 'single'): Promise<Switchyard> {
+  const dataPlane = role !== 'primary';
+  const controlPlane = role !== 'worker';
   const translateOptions = translateOptionsOf(config);
   const store = new Store({
     extraServices: config.defaultBackendService ? [config.defaultBackendService] : [],
@@ -199,11 +210,12 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
   const admin = new AdminServer({ logger });
   admin.addReadinessCheck('routes', () => controller.ready);
   // Graceful drain: every data-plane listener is tracked; /readyz fails from the signal on.
-  const drain = new Drain({ logger }).track(proxy.server).track(https.server);
+  const drain = new Drain({ logger });
+  if (dataPlane) drain.track(proxy.server).track(https.server);
   admin.addReadinessCheck('draining', () => !drain.draining);
   observability.attach({ controller, store, routeRef, admin });
 
-  const sources = await createSources(config, store, logger, controller, observability);
+  const sources = controlPlane ? await createSources(config, store, logger, controller, observability) : [];
   const closers: ((graceMs: number) => unknown)[] = [];
   let closed: Promise<void> | null = null;
   const close = (graceMs = 10_000): Promise<void> => {
@@ -218,12 +230,39 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
   try {
     closers.push(() => observability.close()); // closed last: flushes the access log after the proxy stopped
     closers.push(() => pools.close()); // after both listeners
-    const httpAddress = await listen('http', () => proxy.listen(config.httpPort, config.bindAddress), logger, config.httpPort);
-    closers.push((graceMs) => proxy.close(graceMs));
-    const httpsAddress = await listen('https', () => https.listen(config.httpsPort, config.bindAddress), logger, config.httpsPort);
-    closers.push((graceMs) => https.close(graceMs));
-    const adminAddress = await listen('admin', () => admin.listen(config.adminPort, config.adminBindAddress), logger, config.adminPort);
-    closers.push(() => admin.close());
+    const none: AddressInfo = { address: '', family: '', port: 0 };
+    let httpAddress = none;
+    let httpsAddress = none;
+    let adminAddress = none;
+    if (dataPlane) {
+      httpAddress = await listen('http', () => proxy.listen(config.httpPort, config.bindAddress), logger, config.httpPort);
+      closers.push((graceMs) => proxy.close(graceMs));
+      httpsAddress = await listen('https', () => https.listen(config.httpsPort, config.bindAddress), logger, config.httpsPort);
+      closers.push((graceMs) => https.close(graceMs));
+    }
+    if (controlPlane) {
+      adminAddress = await listen('admin', () => admin.listen(config.adminPort, config.adminBindAddress), logger, config.adminPort);
+      closers.push(() => admin.close());
+    }
+    if (role === 'worker') {
+      // Tables come from the primary as plain RouteConfigs; compiled here with this worker's
+      // balancers and metric children, swapped like the controller does.
+      const onMessage = (message: unknown): void => {
+        if (!isRoutesMessage(message)) return;
+        try {
+          const table = observability.bind((metrics) => compile(message.config, { previous: routeRef.current, generation: message.generation, metrics, balancing }));
+          routeRef.swap(table);
+          const event: WorkerEventMessage = { type: 'switchyard:swapped', generation: message.generation };
+          process.send?.(event);
+        } catch (err) {
+          logger.error({ err, generation: message.generation, reason: 'CompileFailed' }, 'worker could not compile the route table; keeping the last good one');
+        }
+      };
+      process.on('message', onMessage);
+      closers.push(() => process.off('message', onMessage));
+      const event: WorkerEventMessage = { type: 'switchyard:listening', generation: 0 };
+      process.send?.(event);
+    }
 
     // Sources start after the listeners: /healthz answers and /readyz says 503 while they sync.
     for (const source of sources) {
@@ -234,7 +273,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<S
         throw err;
       }
     }
-    void controller.start(sources.map((s) => s.synced)).catch((err: unknown) => logger.error({ err }, 'a source failed to sync'));
+    if (controlPlane) void controller.start(sources.map((s) => s.synced)).catch((err: unknown) => logger.error({ err }, 'a source failed to sync'));
 
     let shutdown: Promise<void> | null = null;
     const shutdownOnce = (): Promise<void> => {
@@ -296,29 +335,53 @@ export async function cli(argv: readonly string[]): Promise<Switchyard | null> {
   process.on('uncaughtException', (err) => logger.error({ err, reason: 'UncaughtException' }, 'uncaught exception (a bug); still serving'));
   process.on('unhandledRejection', (err) => logger.error({ err, reason: 'UnhandledRejection' }, 'unhandled rejection (a bug); still serving'));
 
+  // --workers (README "Resilience"): 0 = the CPUs available to this process (cgroup quota honoured).
+  const workers = config.workers === 0 ? availableCpus() : config.workers;
+  const role: Role = workers <= 1 ? 'single' : cluster.isPrimary ? 'primary' : 'worker';
   let app: Switchyard;
   try {
-    app = await startSwitchyard(config, logger);
+    app = await startSwitchyard(config, logger, role);
   } catch (err) {
     if (err instanceof StartupError) {
       logger.fatal({ reason: 'StartupFailed' }, err.message);
       process.stderr.write(`switchyard: ${err.message}\n`);
       process.exitCode = 2;
+      if (role === 'worker') process.exit(2); // the IPC channel would keep it alive; the primary sees code 2
       return null;
     }
     throw err;
   }
-  logger.info({ source: config.source, manifests: config.source === 'file' ? config.manifests : undefined, ingressClass: config.ingressClass }, 'switchyard started');
+  let pool: WorkerPool | null = null;
+  if (role === 'primary') {
+    pool = new WorkerPool({
+      count: workers,
+      args: argv,
+      routeRef: app.routeRef,
+      logger,
+      onStartupFailure: (code) => {
+        // A worker could not start (port in use, ...): it printed why; stop the others and exit the same way.
+        logger.fatal({ reason: 'StartupFailed' }, 'a worker failed to start');
+        void pool?.stop('SIGKILL').then(() => app.close(0)).finally(() => process.exit(code));
+      },
+    });
+    const started = pool;
+    app.admin.addReadinessCheck('workers', () => started.listening > 0);
+    pool.start();
+  }
+  if (role !== 'worker') logger.info({ source: config.source, manifests: config.source === 'file' ? config.manifests : undefined, ingressClass: config.ingressClass }, 'switchyard started');
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
+      if (role === 'worker') return; // Ctrl-C reaches a worker twice: from the terminal and from the primary
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    app.shutdown().then(
+    // The primary forwards the signal (each worker drains its own listeners) and drains its admin
+    // readiness alongside; it exits once every worker has exited.
+    Promise.all([pool?.stop(signal), app.shutdown()]).then(
       () => {
         logger.info('stopped');
         process.exit(0);

@@ -58,6 +58,7 @@ test('defaults match the brief', () => {
       upstreamMaxQueue: 100,
       maxConnections: 16384,
       clientHeaderTimeoutMs: 60000,
+      workers: 0,
       kubeconfigEnv: null,
     },
   );
@@ -108,6 +109,7 @@ const SAMPLES: Record<string, [string, unknown]> = {
   upstreamMaxQueue: ['0', 0],
   maxConnections: ['1000', 1000],
   clientHeaderTimeoutMs: ['10s', 10000],
+  workers: ['4', 4],
 };
 
 test('every flag has a sample in this test', () => {

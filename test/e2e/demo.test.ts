@@ -63,7 +63,7 @@ test('npm start: the demo serves the README quick start, then stops cleanly on S
   const curls = quickStartCurls();
   assert.ok(curls.length >= 5, 'the quick start has curl lines');
   for (const b of DEMO_BACKENDS) await waitUntilFree(b.port, 60_000);
-  const child = spawn(process.execPath, ['src/demo.ts', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--bind-address', '127.0.0.1', '--admin-bind-address', '127.0.0.1'], {
+  const child = spawn(process.execPath, ['src/demo.ts', '--workers', '1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--bind-address', '127.0.0.1', '--admin-bind-address', '127.0.0.1'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],

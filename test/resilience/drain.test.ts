@@ -133,7 +133,7 @@ test('SIGTERM: readyz 503 at once, new connections accepted during the grace per
   const [httpPort, adminPort] = [await freePort(), await freePort()];
   const child: ChildProcess = spawn(
     process.execPath,
-    [BIN, '--manifests', dir, '--http-port', String(httpPort), '--https-port', '0', '--admin-port', String(adminPort), '--bind-address', '127.0.0.1',
+    [BIN, '--workers', '1', '--manifests', dir, '--http-port', String(httpPort), '--https-port', '0', '--admin-port', String(adminPort), '--bind-address', '127.0.0.1',
       '--admin-bind-address', '127.0.0.1', '--access-log=false', '--shutdown-grace-period', '1500ms', '--shutdown-timeout', '10s'],
     { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -201,7 +201,7 @@ test('SIGTERM: a request still running at --shutdown-timeout is cut, and the pro
   const [httpPort, adminPort] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
-    [BIN, '--manifests', dir, '--http-port', String(httpPort), '--https-port', '0', '--admin-port', String(adminPort), '--bind-address', '127.0.0.1',
+    [BIN, '--workers', '1', '--manifests', dir, '--http-port', String(httpPort), '--https-port', '0', '--admin-port', String(adminPort), '--bind-address', '127.0.0.1',
       '--admin-bind-address', '127.0.0.1', '--access-log=false', '--shutdown-grace-period', '0s', '--shutdown-timeout', '300ms'],
     { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -1,0 +1,223 @@
+// --workers N (README "Resilience"), with the real CLI spawned: a primary and 2 workers sharing the
+// HTTP port. Requests are served by both workers (the upstream maps each connection to the worker
+// process that owns its other end, via /proc), a manifest change reaches every worker, a killed
+// worker loses only its own in-flight requests and is replaced, SIGTERM exits 0.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
+import { availableCpus } from '../../src/runtime/workers.ts';
+import { freePort } from '../e2e/helpers.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/switchyard.js', import.meta.url));
+
+function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.setTimeout(5000, () => req.destroy(new Error(`no answer in 5 s: ${host}${path}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The pid among `pids` holding the socket whose local port is `port` (Linux /proc). */
+function ownerOf(port: number, pids: readonly number[]): number | null {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  let inode = '';
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1]?.endsWith(`:${hex}`)) inode = f[9] ?? '';
+    }
+  }
+  if (inode === '') return null;
+  for (const pid of pids) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return pid;
+        } catch {
+          // fd closed meanwhile
+        }
+      }
+    } catch {
+      // process gone
+    }
+  }
+  return null;
+}
+
+function manifest(upstreamPort: number, host: string): string {
+  return `apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: switchyard}
+spec: {controller: switchyard.dev/ingress-controller}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: workers}
+spec: {ports: [{name: http, port: 80, targetPort: ${upstreamPort}}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: app-1, namespace: workers, labels: {kubernetes.io/service-name: app}}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{name: http, port: ${upstreamPort}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: app, namespace: workers}
+spec:
+  ingressClassName: switchyard
+  rules:
+  - host: ${host}
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
+`;
+}
+
+async function until(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await Promise.resolve().then(check).catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('--workers 2: both workers serve, a change reaches every worker, a killed worker is replaced, SIGTERM exits 0', async (t) => {
+  let workerPids: number[] = [];
+  const servedBy = new Set<number>();
+  const upstream = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    const owner = ownerOf(req.socket.remotePort ?? 0, workerPids);
+    if (owner !== null) servedBy.add(owner);
+    if (req.url === '/slow') {
+      setTimeout(() => res.end('slow'), 300);
+      return;
+    }
+    res.end('app');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const upstreamPort = (upstream.address() as AddressInfo).port;
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-workers-'));
+  await writeFile(join(dir, 'app.yaml'), manifest(upstreamPort, 'one.test'));
+  const [httpPort, adminPort] = [await freePort(), await freePort()];
+  const child = spawn(
+    process.execPath,
+    [BIN, '--workers', '2', '--manifests', dir, '--http-port', String(httpPort), '--https-port', '0', '--admin-port', String(adminPort),
+      '--bind-address', '127.0.0.1', '--admin-bind-address', '127.0.0.1', '--access-log=false', '--shutdown-grace-period', '0s', '--shutdown-timeout', '2s',
+      '--sync-holdoff', '5ms'],
+    { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const lines: Record<string, unknown>[] = [];
+  let buffer = '';
+  child.stdout.on('data', (c: Buffer) => {
+    buffer += c.toString('utf8');
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) !== -1) {
+      const text = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        lines.push(JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        // not JSON
+      }
+    }
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  t.after(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    for (const pid of workerPids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    upstream.closeAllConnections();
+    upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const listeningWorkers = (): number[] => lines.filter((l) => l.msg === 'worker listening').map((l) => l.worker as number);
+
+  // 1. Both workers listen and serve the table.
+  await until(() => listeningWorkers().length === 2);
+  workerPids = listeningWorkers();
+  await until(async () => (await get(httpPort, 'one.test')).body === 'app');
+  for (let i = 0; i < 40 && servedBy.size < 2; i++) assert.equal((await get(httpPort, 'one.test')).body, 'app');
+  assert.deepEqual([...servedBy].sort(), [...workerPids].sort(), 'requests were proxied by both worker processes');
+  assert.equal((await get(adminPort, 'admin', '/readyz')).status, 200);
+
+  // 2. A manifest change reaches every worker: each answers the new host (new connections spread
+  // over both workers; 20 in a row all 200 means both have it).
+  const t0 = Date.now();
+  await writeFile(join(dir, 'app.yaml'), manifest(upstreamPort, 'two.test'));
+  await until(async () => {
+    for (let i = 0; i < 20; i++) if ((await get(httpPort, 'two.test')).status !== 200) return false;
+    return true;
+  });
+  t.diagnostic(`change visible on every worker after ${Date.now() - t0} ms (file watch + holdoff + IPC + compile)`);
+  assert.equal((await get(httpPort, 'one.test')).status, 404);
+
+  // 3. Kill one worker under a short bounded load: only its in-flight requests fail; it is replaced.
+  const [victim] = workerPids;
+  const kill = setTimeout(() => process.kill(victim!, 'SIGKILL'), 120); // mid-load: some of its requests are in flight
+  const outcomes = await Promise.all(
+    Array.from({ length: 40 }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i * 5));
+      return get(httpPort, 'two.test', '/slow').then((r) => r.status, () => 'error' as const);
+    }),
+  );
+  clearTimeout(kill);
+  const failed = outcomes.filter((o) => o !== 200).length;
+  t.diagnostic(`worker killed under load: ${failed}/40 requests failed`);
+  assert.ok(failed < 40, 'the other worker kept serving');
+  await until(() => listeningWorkers().length === 3);
+  const replacement = listeningWorkers()[2]!;
+  workerPids = [workerPids[1]!, replacement];
+  assert.ok(lines.some((l) => l.reason === 'WorkerExited' && l.worker === victim));
+  // The replacement got the current table (not the startup one): every worker answers two.test.
+  servedBy.clear();
+  await until(async () => {
+    for (let i = 0; i < 20; i++) if ((await get(httpPort, 'two.test')).status !== 200) return false;
+    return servedBy.has(replacement);
+  });
+
+  // 4. SIGTERM: every worker drains, the primary exits 0.
+  child.kill('SIGTERM');
+  const [code] = await exited;
+  assert.equal(code, 0, `exit code 0; stderr: ${stderr}`);
+  for (const pid of workerPids) assert.throws(() => process.kill(pid, 0), 'worker exited');
+});
+
+test('availableCpus: os.availableParallelism(), lowered by a cgroup v2 cpu.max quota', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-cpumax-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'cpu.max');
+  assert.equal(availableCpus(join(dir, 'missing')), availableParallelism());
+  await writeFile(file, 'max 100000\n');
+  assert.equal(availableCpus(file), availableParallelism());
+  await writeFile(file, '50000 100000\n'); // half a CPU: one worker
+  assert.equal(availableCpus(file), 1);
+  await writeFile(file, `${150000 * availableParallelism()} 100000\n`); // quota above the CPUs: the CPUs
+  assert.equal(availableCpus(file), availableParallelism());
+});
