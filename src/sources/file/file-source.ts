@@ -3,6 +3,7 @@
 // full state of each kind goes to the store with `replace`, so edits, new files, deleted files and
 // editors' rename-over-the-original saves all take effect live.
 import { watch, type FSWatcher } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
@@ -45,15 +46,18 @@ const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const RECENT_MS = 2000;
 const SETTLE_MS = 100;
-const IO_CONCURRENCY = 32;
+/** Files read and parsed at once: a few, so only a few files' text and YAML trees are alive at a time. */
+const IO_CONCURRENCY = 4;
 /** "Look at every file" (first read, periodic re-scan, an event without a file name). */
 const ALL = Symbol('all files');
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('base64');
+const EMPTY_DIGEST = sha256('');
 
 interface CachedFile {
   /** dev/ino/size/mtime/ctime: a changed stamp means re-read. */
   readonly stamp: string;
-  /** The text parsed, to tell a real change from a touched file. */
-  readonly text: string;
+  /** SHA-256 of the text parsed, to tell a real change from a touched file (the text itself is not kept). */
+  readonly digest: string;
   readonly objects: readonly ParsedObject[];
   readonly problems: number;
 }
@@ -342,7 +346,7 @@ export class FileSource implements Source {
     const log = this.#log.child({ file });
     if (size > MAX_FILE_BYTES) {
       log.warn({ reason: 'FileTooLarge', bytes: Number(size) }, `manifest file larger than ${MAX_FILE_BYTES} bytes; skipped`);
-      this.#cache.set(file, { stamp, text: '', objects: [], problems: 1 });
+      this.#cache.set(file, { stamp, digest: EMPTY_DIGEST, objects: [], problems: 1 });
       return true;
     }
     let text: string;
@@ -351,10 +355,11 @@ export class FileSource implements Source {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#cache.delete(file);
       log.warn({ err, reason: 'FileUnreadable' }, 'cannot read manifest file; skipped');
-      this.#cache.set(file, { stamp, text: '', objects: [], problems: 1 });
+      this.#cache.set(file, { stamp, digest: EMPTY_DIGEST, objects: [], problems: 1 });
       return true;
     }
-    if (previous !== undefined && previous.text === text) {
+    const digest = sha256(text);
+    if (previous !== undefined && previous.digest === digest) {
       this.#cache.set(file, { ...previous, stamp });
       return false;
     }
@@ -389,7 +394,7 @@ export class FileSource implements Source {
         objects = [...objects, ...kept];
       }
     }
-    this.#cache.set(file, { stamp, text, objects, problems: parsed.problems.length });
+    this.#cache.set(file, { stamp, digest, objects, problems: parsed.problems.length });
     return true;
   }
 }

@@ -1,6 +1,6 @@
 // One manifest file's text -> the objects we read from it, and the problems found, per document.
 // A broken document, or a broken object in a List, costs only itself: the rest of the file is kept.
-import { parseAllDocuments } from 'yaml';
+import { Composer, Parser, type Document } from 'yaml';
 import type { KubeKind, KubeObject } from '../../model/kube.ts';
 import { normalizeObject } from '../normalize.ts';
 
@@ -66,15 +66,25 @@ export function parseManifest(text: string, json: boolean): ParsedManifest {
     return { objects, problems, ignored };
   }
 
-  let docs;
+  // One document at a time (what parseAllDocuments does, without holding every Document of the
+  // file at once): each Document is dropped right after toJS, so a big file's YAML tree never
+  // lives whole in the heap. A throw from the parser still costs the whole file, as before.
+  let docs: Iterator<Document.Parsed>;
   try {
-    docs = parseAllDocuments(text, { prettyErrors: false });
+    docs = new Composer({ prettyErrors: false }).compose(new Parser().parse(text));
   } catch (err) {
-    problems.push({ reason: `invalid YAML: ${(err as Error).message}`, syntax: true });
-    return { objects, problems, ignored };
+    return syntaxFailure(err);
   }
   let n = 0;
-  for (const doc of docs) {
+  for (;;) {
+    let step: IteratorResult<Document.Parsed>;
+    try {
+      step = docs.next();
+    } catch (err) {
+      return syntaxFailure(err);
+    }
+    if (step.done === true) break;
+    const doc = step.value;
     n++;
     if (doc.errors.length > 0) {
       const e = doc.errors[0];
@@ -91,6 +101,10 @@ export function parseManifest(text: string, json: boolean): ParsedManifest {
     addDocument(value, n, add, problems);
   }
   return { objects, problems, ignored };
+}
+
+function syntaxFailure(err: unknown): ParsedManifest {
+  return { objects: [], problems: [{ reason: `invalid YAML: ${(err as Error).message}`, syntax: true }], ignored: [] };
 }
 
 function addDocument(
