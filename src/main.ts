@@ -213,7 +213,7 @@ export async function startSwitchyard(config: Config, logger: Logger, role: Role
   const drain = new Drain({ logger });
   if (dataPlane) drain.track(proxy.server).track(https.server);
   admin.addReadinessCheck('draining', () => !drain.draining);
-  observability.attach({ controller, store, routeRef, admin });
+  observability.attach({ controller, store, routeRef, admin, health: balancing.health }); // + ejection/retry metrics per upstream
 
   const sources = controlPlane ? await createSources(config, store, logger, controller, observability) : [];
   const closers: ((graceMs: number) => unknown)[] = [];

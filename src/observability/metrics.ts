@@ -10,6 +10,7 @@ import type { ExpositionFormat } from './exposition.ts';
 import { ExpositionWriter, boundIndexes, contentTypeOf, formatLabels, negotiateFormat } from './exposition.ts';
 import { renderIngressNginx } from './compat-ingress-nginx.ts';
 import type { RouteSeries } from './route-metrics.ts';
+import { mergeSeries, mergeUpstreams, snapshotSeries, type MetricsSnapshot, type UpstreamSnapshot, type UpstreamTotals } from './metrics-snapshot.ts';
 import {
   ACC_SIZE_BOUNDS, ACC_TIME_BOUNDS, H_REQUEST_DURATION, H_REQUEST_SIZE, H_RESPONSE_SIZE, H_UPSTREAM_CONNECT,
   H_UPSTREAM_RESPONSE, HISTOGRAM_OFFSETS, METHODS, NATIVE_SIZE_BUCKETS, NATIVE_TIME_BUCKETS, RouteSeriesSet,
@@ -115,6 +116,8 @@ export class Metrics {
   #kubeSources: { source: ObservedKubeSource; seen: Map<string, { restarts: number; relists: number }> }[] = [];
   #accessLog: { readonly dropped: number } | null = null;
   #accessLogDroppedSeen = 0;
+  #upstreams: (() => readonly UpstreamSnapshot[]) | null = null;
+  #workers: (() => Promise<readonly MetricsSnapshot[]>) | null = null;
 
   constructor(options: MetricsOptions) {
     this.options = options;
@@ -181,6 +184,25 @@ export class Metrics {
   /** Access log drops, read at scrape time. */
   observeAccessLog(log: { readonly dropped: number }): void {
     this.#accessLog = log;
+  }
+
+  /** Ejection/retry counts and ejected endpoints per upstream of the served table, read at scrape time. */
+  observeUpstreams(read: () => readonly UpstreamSnapshot[]): void {
+    this.#upstreams = read;
+  }
+
+  /**
+   * --workers N > 1 (primary): every scrape first collects the workers' snapshots with `collect`
+   * (src/runtime/worker-metrics.ts) and renders the per-route and per-upstream families summed
+   * with this process's own.
+   */
+  aggregateWorkers(collect: () => Promise<readonly MetricsSnapshot[]>): void {
+    this.#workers = collect;
+  }
+
+  /** This process's per-route and per-upstream state as plain data (what a worker answers the primary). */
+  snapshot(): MetricsSnapshot {
+    return { series: snapshotSeries(this.routes.series()), upstreams: this.#upstreams?.() ?? [] };
   }
 
   /** Objects in the store per kind, read at scrape time. */
@@ -283,6 +305,8 @@ export class Metrics {
    * sum and count are always consistent with each other.
    */
   async *chunks(format: ExpositionFormat): AsyncGenerator<string> {
+    // Workers first: a skipped worker is counted on the registry read below, in this same scrape.
+    const remote = this.#workers === null ? [] : await this.#workers();
     // Scrape-time reads of the controller and store.
     this.#syncFailures();
     if (this.#controller !== null) this.#lastBuildOk = this.#controller.lastError === null;
@@ -308,11 +332,13 @@ export class Metrics {
     const json = await this.registry.getMetricsAsJSON();
     const w = new ExpositionWriter(format);
     w.promClient(json);
-    const series = this.routes.series();
+    const local = this.routes.series();
+    const series = remote.length === 0 ? local : mergeSeries(local, remote.map((r) => r.series), this.routes.options);
     for (const _ of renderRouteFamilies(w, series)) {
       yield w.take();
       await yieldToEventLoop();
     }
+    renderUpstreamFamilies(w, mergeUpstreams([this.#upstreams?.() ?? [], ...remote.map((r) => r.upstreams)]));
     if (this.options.compat === 'ingress-nginx') {
       const state = {
         lastBuildSuccessful: this.#lastBuildOk,
@@ -333,6 +359,21 @@ export class Metrics {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Passive health and retries per upstream ("ns/service:port", one series each: bounded by the
+ * table, not by endpoints). With workers, counters are summed and the gauge counts the distinct
+ * endpoints ejected in at least one worker (each worker ejects on its own traffic).
+ */
+function renderUpstreamFamilies(w: ExpositionWriter, upstreams: readonly UpstreamTotals[]): void {
+  const labels = upstreams.map((u) => formatLabels([['upstream', u.key]]));
+  const ejections = w.family('switchyard_upstream_ejections_total', 'counter', 'Endpoints ejected by passive health (consecutive failures or 5xx), per upstream.');
+  for (let i = 0; i < upstreams.length; i++) w.sample(ejections, labels[i], upstreams[i].ejections);
+  const ejected = w.family('switchyard_upstream_ejected_endpoints', 'gauge', 'Endpoints of the upstream ejected right now (in any worker).');
+  for (let i = 0; i < upstreams.length; i++) w.sample(ejected, labels[i], upstreams[i].ejected.size);
+  const retries = w.family('switchyard_upstream_retries_total', 'counter', 'Requests re-sent to another endpoint after a failed attempt (proxy-next-upstream), per upstream.');
+  for (let i = 0; i < upstreams.length; i++) w.sample(retries, labels[i], upstreams[i].retries);
 }
 
 /** Native per-route families, from the accumulators (the custom collector). */

@@ -19,6 +19,8 @@ import { contentTypeOf, negotiateFormat } from './exposition.ts';
 import type { MetricsCompat, ObservedController, ObservedKubeSource, ObservedStore } from './metrics.ts';
 import { RequestObserver } from './request-observer.ts';
 import type { RouteSeriesBinder } from './route-metrics.ts';
+import type { PassiveHealth } from '../proxy/passive-health.ts';
+import { snapshotUpstreams } from './metrics-snapshot.ts';
 
 /** The Config fields observability reads (a structural subset of Config). */
 export interface ObservabilityConfig {
@@ -51,6 +53,8 @@ export interface AttachTargets {
   readonly store: ObservedStore;
   readonly routeRef: RouteRef<RouteTable>;
   readonly admin: AdminRoutes;
+  /** Passive health of this process (ejection/retry metrics per upstream); omit: none. */
+  readonly health?: PassiveHealth;
 }
 
 export class Observability {
@@ -104,10 +108,15 @@ export class Observability {
   /** Follow the controller and store; serve /metrics and /debug/* on the admin server. */
   attach(targets: AttachTargets): void {
     this.#detach.push(this.metrics.observeController(targets.controller));
-    this.#detach.push(targets.controller.onPublish((p) => {
-      const binder = this.#binders.get(p.table);
+    // Commit on the swap itself: a worker swaps tables it got from the primary without a controller.
+    const commit = (table: object): void => {
+      const binder = this.#binders.get(table);
       if (binder !== undefined) this.metrics.routes.commit(binder);
-    }));
+    };
+    this.#detach.push(targets.routeRef.onSwap(commit));
+    this.#detach.push(targets.controller.onPublish((p) => commit(p.table)));
+    const health = targets.health ?? null;
+    this.metrics.observeUpstreams(() => snapshotUpstreams(targets.routeRef.current, health));
     this.metrics.observeStore(targets.store);
     this.metrics.observeAccessLog(this.accessLog);
     targets.admin.route('/metrics', (req, res) => this.#serveMetrics(req, res));

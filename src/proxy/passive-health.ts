@@ -43,6 +43,14 @@ export class EndpointHealth {
   }
 }
 
+/** Counts of one upstream (key "ns/svc:port"), read by /metrics at scrape time. */
+export class UpstreamCounts {
+  /** Endpoints of this upstream ejected (each ejection once; counted by the balancer that ejected). */
+  ejections = 0;
+  /** Attempts re-sent to another endpoint (proxy-next-upstream). */
+  retries = 0;
+}
+
 /** Proxy error codes that count as an endpoint failure (the endpoint, not the client, failed). */
 const FAILURE_CODES: ReadonlySet<string> = new Set<string>([
   ProxyErrorCode.UPSTREAM_REFUSED,
@@ -71,6 +79,11 @@ export class PassiveHealth {
   #prunedAt = -Infinity;
   /** Ejections so far (tests, metrics). */
   ejectionCount = 0;
+  /**
+   * Ejections and retries per upstream key. Only touched when an ejection or a retry happens (not
+   * per request); entries of upstreams gone from the table are dropped by pruneCounts (compile time).
+   */
+  readonly counts = new Map<string, UpstreamCounts>();
 
   constructor(options: PassiveHealthOptions = {}) {
     this.maxFails = options.maxFails ?? 3;
@@ -112,6 +125,18 @@ export class PassiveHealth {
         this.#entries.delete(origin);
       }
     }
+  }
+
+  /** The counts of an upstream, created on first use. */
+  countsOf(upstream: string): UpstreamCounts {
+    let counts = this.counts.get(upstream);
+    if (counts === undefined) this.counts.set(upstream, (counts = new UpstreamCounts()));
+    return counts;
+  }
+
+  /** Drop the counts of upstreams no longer in the table (their series go, like a removed route's). */
+  pruneCounts(live: ReadonlyMap<string, unknown>): void {
+    for (const key of this.counts.keys()) if (!live.has(key)) this.counts.delete(key);
   }
 
   /**

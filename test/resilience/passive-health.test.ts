@@ -40,6 +40,10 @@ test('a refused endpoint: GETs are retried on another endpoint, then it is eject
   // Every request succeeds: the ones sent to the dead endpoint are retried on b.
   assert.deepEqual(await statuses(h.port, 12), { b: 12 });
   assert.equal(h.balancing.health.ejectionCount, 1, 'ejected after 3 consecutive failures');
+  // Counted per upstream for /metrics (switchyard_upstream_ejections_total / _retries_total).
+  const counts = h.balancing.health.counts.get(KEY)!;
+  assert.equal(counts.ejections, 1);
+  assert.ok(counts.retries >= 3, `retries counted: ${counts.retries}`);
   const health = h.routeRef.current.upstreams.get(KEY)!.endpoints[0].health!;
   assert.ok(health.ejectedUntil > 0);
   // b saw exactly the 12 requests (each once).

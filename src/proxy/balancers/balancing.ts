@@ -71,6 +71,7 @@ export class Balancing {
       this.#builtFrom.set(upstream, signature);
     }
     this.health.prune();
+    this.health.pruneCounts(upstreams);
   }
 
   /** The balancer of one upstream (endpoints bound to their health entries). */

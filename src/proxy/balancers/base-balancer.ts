@@ -31,18 +31,24 @@ export abstract class BaseBalancer implements Balancer {
     this.release(h, exchange);
     const code = exchange.errorCode;
     if (code === null) {
-      if (exchange.status >= 500) this.health.failure(h, () => this.canEject(endpoint), `status ${exchange.status}`);
+      if (exchange.status >= 500) this.#failure(h, endpoint, `status ${exchange.status}`);
       else if (exchange.status !== 0) this.health.success(h);
     } else if (isEndpointFailureCode(code)) {
-      this.health.failure(h, () => this.canEject(endpoint), code);
+      this.#failure(h, endpoint, code);
     }
     // Other codes (client aborted, body too large, ...) say nothing about the endpoint.
   }
 
+  /** Called exactly when a retry moves the request on (retry.ts): counts the retry, then the failure. */
   failed(endpoint: CompiledEndpoint, code: string): void {
+    this.health.countsOf(this.upstream.key).retries++;
     const h = endpoint.health;
     if (h === null) return;
-    this.health.failure(h, () => this.canEject(endpoint), code);
+    this.#failure(h, endpoint, code);
+  }
+
+  #failure(h: EndpointHealth, endpoint: CompiledEndpoint, why: string): void {
+    if (this.health.failure(h, () => this.canEject(endpoint), why)) this.health.countsOf(this.upstream.key).ejections++;
   }
 
   /** Subclasses that count in-flight requests or latency override this (EWMA). hot path */
