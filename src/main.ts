@@ -23,6 +23,7 @@ import { Controller } from './runtime/controller.ts';
 import cluster from 'node:cluster';
 import { availableCpus, isRoutesMessage, WorkerPool, type WorkerEventMessage } from './runtime/workers.ts';
 import { RouteRef } from './runtime/route-ref.ts';
+import { answerMetricsRequests, WorkerMetricsCollector } from './runtime/worker-metrics.ts';
 import type { Source } from './runtime/source.ts';
 import { FileSource, ManifestsDirError } from './sources/file/file-source.ts';
 import { Store } from './store/store.ts';
@@ -260,6 +261,9 @@ export async function startSwitchyard(config: Config, logger: Logger, role: Role
       };
       process.on('message', onMessage);
       closers.push(() => process.off('message', onMessage));
+      // The primary's /metrics asks for this worker's request series at scrape time (worker-metrics.ts).
+      const detachMetrics = answerMetricsRequests(() => observability.metrics.snapshot());
+      closers.push(detachMetrics);
       const event: WorkerEventMessage = { type: 'switchyard:listening', generation: 0 };
       process.send?.(event);
     }
@@ -366,6 +370,9 @@ export async function cli(argv: readonly string[]): Promise<Switchyard | null> {
     });
     const started = pool;
     app.admin.addReadinessCheck('workers', () => started.listening > 0);
+    // Request metrics are counted in the workers; the primary's /metrics sums them in (worker-metrics.ts).
+    const collector = new WorkerMetricsCollector({ workers: () => started.listeningWorkers(), logger, registry: app.observability.metrics.registry });
+    app.observability.metrics.aggregateWorkers(collector.collect);
     pool.start();
   }
   if (role !== 'worker') logger.info({ source: config.source, manifests: config.source === 'file' ? config.manifests : undefined, ingressClass: config.ingressClass }, 'switchyard started');

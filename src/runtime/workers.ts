@@ -81,6 +81,11 @@ export class WorkerPool {
     return this.#listening.size;
   }
 
+  /** The workers whose listeners are bound (asked for their request metrics at scrape time). */
+  listeningWorkers(): Worker[] {
+    return [...this.#listening];
+  }
+
   start(): void {
     // Workers run main.ts itself, whatever the primary's entry point was (bin/, src/demo.ts).
     cluster.setupPrimary({ exec: fileURLToPath(new URL('../main.ts', import.meta.url)), args: [...this.#options.args] });
