@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Drain } from '../../src/runtime/drain.ts';
 import { freePort } from '../e2e/helpers.ts';
+import { oneAppManifest } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/switchyard.js', import.meta.url));
 
@@ -71,34 +72,7 @@ async function manifests(upstreamPort: number): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-drain-'));
   await writeFile(
     join(dir, 'app.yaml'),
-    `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: switchyard}
-spec: {controller: switchyard.dev/ingress-controller}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: drain}
-spec: {ports: [{name: http, port: 80, targetPort: ${upstreamPort}}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: drain, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{name: http, port: ${upstreamPort}}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: app, namespace: drain}
-spec:
-  ingressClassName: switchyard
-  rules:
-  - host: drain.test
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
-`,
+    oneAppManifest(upstreamPort, 'drain', 'drain.test'),
   );
   return dir;
 }

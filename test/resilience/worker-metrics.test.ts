@@ -5,41 +5,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../e2e/helpers.ts';
+import { getText as get, oneAppManifest, until } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/switchyard.js', import.meta.url));
-
-function get(port: number, host: string, path = '/', accept?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { host };
-    if (accept !== undefined) headers.accept = accept;
-    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.setTimeout(5000, () => req.destroy(new Error(`no answer in 5 s: ${host}${path}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function until(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await Promise.resolve().then(check).catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Sum of the samples of `name` (exact metric name, any labels) whose label text contains `having`. */
 function sum(text: string, name: string, having = ''): number {
@@ -52,37 +27,6 @@ function sum(text: string, name: string, having = ''): number {
   return total;
 }
 
-function manifest(upstreamPort: number): string {
-  return `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: switchyard}
-spec: {controller: switchyard.dev/ingress-controller}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: wm}
-spec: {ports: [{name: http, port: 80, targetPort: ${upstreamPort}}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: wm, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{name: http, port: ${upstreamPort}}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: app, namespace: wm}
-spec:
-  ingressClassName: switchyard
-  rules:
-  - host: metrics.test
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
-`;
-}
-
 test('--workers 2: the primary /metrics sums every worker\'s request series (native, OpenMetrics, ingress-nginx); a dead worker does not break the scrape', async (t) => {
   const upstream = createServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume();
@@ -91,7 +35,7 @@ test('--workers 2: the primary /metrics sums every worker\'s request series (nat
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const upstreamPort = (upstream.address() as AddressInfo).port;
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-worker-metrics-'));
-  await writeFile(join(dir, 'app.yaml'), manifest(upstreamPort));
+  await writeFile(join(dir, 'app.yaml'), oneAppManifest(upstreamPort, 'wm', 'metrics.test'));
   const [httpPort, adminPort] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,23 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { availableCpus } from '../../src/runtime/workers.ts';
 import { freePort } from '../e2e/helpers.ts';
+import { getText as get, oneAppManifest, until } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/switchyard.js', import.meta.url));
-
-function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.setTimeout(5000, () => req.destroy(new Error(`no answer in 5 s: ${host}${path}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** The pid among `pids` holding the socket whose local port is `port` (Linux /proc). */
 function ownerOf(port: number, pids: readonly number[]): number | null {
@@ -61,46 +47,6 @@ function ownerOf(port: number, pids: readonly number[]): number | null {
   return null;
 }
 
-function manifest(upstreamPort: number, host: string): string {
-  return `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: switchyard}
-spec: {controller: switchyard.dev/ingress-controller}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: workers}
-spec: {ports: [{name: http, port: 80, targetPort: ${upstreamPort}}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: workers, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{name: http, port: ${upstreamPort}}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: app, namespace: workers}
-spec:
-  ingressClassName: switchyard
-  rules:
-  - host: ${host}
-    http:
-      paths:
-      - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
-`;
-}
-
-async function until(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await Promise.resolve().then(check).catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 test('--workers 2: both workers serve, a change reaches every worker, a killed worker is replaced, SIGTERM exits 0', async (t) => {
   let workerPids: number[] = [];
   const servedBy = new Set<number>();
@@ -117,7 +63,7 @@ test('--workers 2: both workers serve, a change reaches every worker, a killed w
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const upstreamPort = (upstream.address() as AddressInfo).port;
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-workers-'));
-  await writeFile(join(dir, 'app.yaml'), manifest(upstreamPort, 'one.test'));
+  await writeFile(join(dir, 'app.yaml'), oneAppManifest(upstreamPort, 'workers', 'one.test'));
   const [httpPort, adminPort] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
@@ -170,7 +116,7 @@ test('--workers 2: both workers serve, a change reaches every worker, a killed w
   // 2. A manifest change reaches every worker: each answers the new host (new connections spread
   // over both workers; 20 in a row all 200 means both have it).
   const t0 = Date.now();
-  await writeFile(join(dir, 'app.yaml'), manifest(upstreamPort, 'two.test'));
+  await writeFile(join(dir, 'app.yaml'), oneAppManifest(upstreamPort, 'workers', 'two.test'));
   await until(async () => {
     for (let i = 0; i < 20; i++) if ((await get(httpPort, 'two.test')).status !== 200) return false;
     return true;
