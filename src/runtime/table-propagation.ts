@@ -14,11 +14,11 @@ export interface Reached {
 export interface NotReached {
   readonly generation: number;
   readonly workers: number;
-  /** Workers whose compile failed (they keep serving their last good table). */
+  /** Workers that could not compile or read it (they keep serving their last good table). */
   readonly failed: readonly number[];
   /** Workers that had not answered within timeoutMs. */
   readonly missing: readonly number[];
-  readonly reason: 'CompileFailed' | 'NoAck';
+  readonly reason: 'WorkerFailed' | 'NoAck';
 }
 
 export interface TablePropagationOptions {
@@ -95,7 +95,7 @@ export class TablePropagation {
     if (p.waiting.size > 0) return;
     this.#remove(p);
     if (p.failed.length === 0) this.#options.onReached({ generation: p.generation, workers: p.workers, durationMs: this.#now() - p.publishedAt });
-    else this.#options.onNotReached({ generation: p.generation, workers: p.workers, failed: p.failed, missing: [], reason: 'CompileFailed' });
+    else this.#options.onNotReached({ generation: p.generation, workers: p.workers, failed: p.failed, missing: [], reason: 'WorkerFailed' });
   }
 
   #giveUp(generation: number): void {

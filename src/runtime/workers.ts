@@ -116,7 +116,6 @@ export class WorkerPool {
   /** The generation each worker was last sent (IPC is ordered: what it holds once it has read it). */
   readonly #held = new Map<Worker, number>();
   readonly #propagation: TablePropagation;
-  readonly #failures: Counter | null;
   #publication: Publication | null = null;
   #stopping = false;
   #crashes = 0;
@@ -129,8 +128,8 @@ export class WorkerPool {
     const histogram = options.registry
       ? new Histogram({ name: 'switchyard_worker_table_propagation_seconds', help: 'Time from the primary publishing a route table to the last listening worker swapping to it (--workers > 1).', buckets: PROPAGATION_BUCKETS, registers })
       : null;
-    this.#failures = options.registry
-      ? new Counter({ name: 'switchyard_worker_table_failures_total', help: 'Route tables that did not reach every worker, by reason: CompileFailed (a worker kept its last good table) or NoAck (no answer in time).', labelNames: ['reason'], registers })
+    const failures = options.registry
+      ? new Counter({ name: 'switchyard_worker_table_failures_total', help: 'Route tables that did not reach every worker, by reason: WorkerFailed (a worker could not compile or read it and kept its last good table) or NoAck (no answer in time).', labelNames: ['reason'], registers })
       : null;
     this.#propagation = new TablePropagation({
       timeoutMs: options.propagationTimeoutMs,
@@ -139,7 +138,7 @@ export class WorkerPool {
         options.logger.info({ generation: r.generation, workers: r.workers, durationMs: Math.round(r.durationMs * 100) / 100 }, 'route table reached every worker');
       },
       onNotReached: (r) => {
-        this.#failures?.inc({ reason: r.reason });
+        failures?.inc({ reason: r.reason });
         options.logger.warn({ generation: r.generation, workers: r.workers, failed: r.failed, missing: r.missing, reason: r.reason }, 'route table did not reach every worker');
       },
     });
@@ -276,8 +275,14 @@ export class WorkerTables {
       }
     } catch (err) {
       this.#held = null;
-      this.#options.logger.warn({ err, generation, base, reason: 'DeltaNotApplicable' }, 'worker could not read the route table; asking for a full one');
-      this.#options.send({ type: 'switchyard:resync', generation });
+      if (base === null) {
+        // Another copy of the same snapshot would fail the same way: report it, wait for the next table.
+        this.#options.logger.error({ err, generation, reason: 'SnapshotUnreadable' }, 'worker could not read the route table; keeping the last good one');
+        this.#options.send({ type: 'switchyard:failed', generation });
+      } else {
+        this.#options.logger.warn({ err, generation, base, reason: 'DeltaNotApplicable' }, 'worker could not apply the route table delta; asking for a full snapshot');
+        this.#options.send({ type: 'switchyard:resync', generation });
+      }
       return;
     }
     this.#held = { generation, config };

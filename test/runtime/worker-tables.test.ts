@@ -54,7 +54,7 @@ test('TablePropagation: a compile failure and a silent worker are reported, late
   p.published(1, [10, 11]);
   p.swapped(10, 1);
   p.failed(11, 1);
-  assert.deepEqual(notReached, [{ generation: 1, workers: 2, failed: [11], missing: [], reason: 'CompileFailed' }]);
+  assert.deepEqual(notReached, [{ generation: 1, workers: 2, failed: [11], missing: [], reason: 'WorkerFailed' }]);
   p.published(2, [10, 11]);
   p.swapped(10, 2); // 11 never answers 2
   p.published(3, [10]); // 11 has left the listening set meanwhile (not waited for in 3)
@@ -99,7 +99,7 @@ test('WorkerTables: full snapshot, then deltas on the held generation; each swap
   assert.deepEqual(w.events, [1, 2, 3].map((generation) => ({ type: 'switchyard:swapped', generation })));
 });
 
-test('WorkerTables: a delta on a base it does not hold swaps nothing and asks for a full snapshot', () => {
+test('WorkerTables: a delta on a base it does not hold swaps nothing and asks for a full snapshot; a broken snapshot is a failure', () => {
   const w = worker();
   w.tables.receive(deltaMessage(2, 1, one, two)); // a new worker that never got generation 1
   assert.equal(w.routeRef.current.generation, 0);
@@ -112,7 +112,7 @@ test('WorkerTables: a delta on a base it does not hold swaps nothing and asks fo
     { type: 'switchyard:resync', generation: 2 },
     { type: 'switchyard:swapped', generation: 1 },
     { type: 'switchyard:resync', generation: 3 },
-    { type: 'switchyard:resync', generation: 4 },
+    { type: 'switchyard:failed', generation: 4 }, // an unreadable full snapshot: no resync loop
   ]);
 });
 
