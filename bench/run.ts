@@ -19,8 +19,9 @@ import { propagationScenario } from './scenarios/propagation.ts';
 import { scaleScenario } from './scenarios/scale.ts';
 import { overheadsScenario } from './scenarios/overheads.ts';
 import { profileScenario } from './scenarios/profile.ts';
+import { workersScenario } from './scenarios/workers.ts';
 
-const SCENARIOS: readonly Scenario[] = [upstreamScenario, throughputScenario, churnScenario, propagationScenario, scaleScenario, overheadsScenario, profileScenario];
+const SCENARIOS: readonly Scenario[] = [upstreamScenario, throughputScenario, churnScenario, propagationScenario, workersScenario, scaleScenario, overheadsScenario, profileScenario];
 
 const { values } = parseArgs({
   options: {

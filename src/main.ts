@@ -21,7 +21,7 @@ import { Drain } from './runtime/drain.ts';
 import { Balancing } from './proxy/balancers/balancing.ts';
 import { Controller } from './runtime/controller.ts';
 import cluster from 'node:cluster';
-import { availableCpus, isRoutesMessage, WorkerPool, type WorkerEventMessage } from './runtime/workers.ts';
+import { availableCpus, WorkerPool, WorkerTables, type WorkerEventMessage } from './runtime/workers.ts';
 import { RouteRef } from './runtime/route-ref.ts';
 import { answerMetricsRequests, WorkerMetricsCollector } from './runtime/worker-metrics.ts';
 import type { Source } from './runtime/source.ts';
@@ -248,17 +248,13 @@ export async function startSwitchyard(config: Config, logger: Logger, role: Role
     if (role === 'worker') {
       // Tables come from the primary as plain RouteConfigs; compiled here with this worker's
       // balancers and metric children, swapped like the controller does.
-      const onMessage = (message: unknown): void => {
-        if (!isRoutesMessage(message)) return;
-        try {
-          const table = observability.bind((metrics) => compile(message.config, { previous: routeRef.current, generation: message.generation, metrics, balancing }));
-          routeRef.swap(table);
-          const event: WorkerEventMessage = { type: 'switchyard:swapped', generation: message.generation };
-          process.send?.(event);
-        } catch (err) {
-          logger.error({ err, generation: message.generation, reason: 'CompileFailed' }, 'worker could not compile the route table; keeping the last good one');
-        }
-      };
+      const tables = new WorkerTables({
+        routeRef,
+        logger,
+        compile: (routeConfig, previous, generation) => observability.bind((metrics) => compile(routeConfig, { previous, generation, metrics, balancing })),
+        send: (event) => process.send?.(event),
+      });
+      const onMessage = (message: unknown): void => tables.receive(message);
       process.on('message', onMessage);
       closers.push(() => process.off('message', onMessage));
       // The primary's /metrics asks for this worker's request series at scrape time (worker-metrics.ts).
@@ -362,6 +358,7 @@ export async function cli(argv: readonly string[]): Promise<Switchyard | null> {
       args: argv,
       routeRef: app.routeRef,
       logger,
+      registry: app.observability.metrics.registry, // switchyard_worker_table_* on the primary's /metrics
       onStartupFailure: (code) => {
         // A worker could not start (port in use, ...): it printed why; stop the others and exit the same way.
         logger.fatal({ reason: 'StartupFailed' }, 'a worker failed to start');

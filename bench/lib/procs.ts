@@ -37,7 +37,8 @@ export function pinSelf(core: number): void {
 }
 
 export interface StartOptions {
-  readonly core: number | null;
+  /** A core, a taskset core list ("0,1"), or null: not pinned. */
+  readonly core: number | string | null;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
   /** Keep the last N bytes of output (default 64 KiB). */

@@ -34,7 +34,8 @@ export function configKnowsFlag(name: string): boolean {
 
 export interface SwitchyardOptions {
   readonly manifests: string;
-  readonly core: number | null;
+  /** A core or a taskset core list ("0,1"); null: not pinned. */
+  readonly core: number | string | null;
   readonly logLevel?: string;
   readonly extraArgs?: readonly string[];
   readonly nodeArgs?: readonly string[];

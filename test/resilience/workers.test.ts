@@ -123,6 +123,19 @@ test('--workers 2: both workers serve, a change reaches every worker, a killed w
   });
   t.diagnostic(`change visible on every worker after ${Date.now() - t0} ms (file watch + holdoff + IPC + compile)`);
   assert.equal((await get(httpPort, 'one.test')).status, 404);
+  // The primary knows it: both workers acked the new generation (sent as a delta against the one
+  // they held; none had to ask for a full snapshot), logged once and timed in its /metrics.
+  const published = lines.filter((l) => l.msg === 'route table published').map((l) => l.generation as number);
+  const latest = Math.max(...published);
+  await until(() => lines.some((l) => l.msg === 'route table reached every worker' && l.generation === latest));
+  const reached = lines.find((l) => l.msg === 'route table reached every worker' && l.generation === latest)!;
+  assert.equal(reached.workers, 2);
+  assert.ok(typeof reached.durationMs === 'number' && reached.durationMs >= 0 && reached.durationMs < 5000, `durationMs ${String(reached.durationMs)}`);
+  t.diagnostic(`generation ${latest} reached both workers ${String(reached.durationMs)} ms after the primary published it`);
+  assert.ok(!lines.some((l) => l.reason === 'DeltaNotApplicable' || l.reason === 'CompileFailed'), 'no resync, no compile failure');
+  const metrics = (await get(adminPort, 'admin', '/metrics')).body;
+  const count = Number(/^switchyard_worker_table_propagation_seconds_count (\d+)/m.exec(metrics)?.[1]);
+  assert.ok(count >= 1, `propagation histogram counted the tables that reached both workers (${count})`);
 
   // 3. Kill one worker under a short bounded load: only its in-flight requests fail; it is replaced.
   const [victim] = workerPids;
