@@ -7,9 +7,9 @@ import type { Ingress, ObjectRef } from '../model/kube.ts';
 import type { BackendRef, Route, RouteConfig, TranslateResult, Upstream, VirtualHost } from '../model/route-config.ts';
 import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
-import { indexServices, isExternalName, resolveServiceBackend } from './backends.ts';
+import { changedSliceServices, indexServices, isExternalName, resolveServiceBackend } from './backends.ts';
 import { attachCanaryIngresses, partitionCanaryIngresses } from './canary.ts';
-import { buildUpstream } from './endpoints.ts';
+import { buildUpstream, upstreamSliceKey } from './endpoints.ts';
 import { memoizeByObject, readIngressMemoized, sameElements } from './memo.ts';
 import type { HostKind } from './hosts.ts';
 import { indexIngressClasses, isIngressOwned } from './ingress-class.ts';
@@ -30,6 +30,127 @@ interface HostBuilder {
 }
 
 export function translate(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
+  const last = lastTranslate;
+  // An EndpointSlice-only change (the most frequent kind: every rollout) keeps every route: only
+  // the upstreams of the Services whose slices changed are built again (patchUpstreams).
+  const index = indexServices(snapshot.services, snapshot.endpointSlices);
+  if (
+    last !== null &&
+    last.options === options &&
+    last.snapshot.ingresses === snapshot.ingresses &&
+    last.snapshot.ingressClasses === snapshot.ingressClasses &&
+    last.snapshot.services === snapshot.services &&
+    last.snapshot.secrets === snapshot.secrets
+  ) {
+    const changed = changedSliceServices(last.snapshot.endpointSlices, snapshot.endpointSlices);
+    if (changed !== null) return remember(snapshot, options, last.routing, patchUpstreams(last.upstreams, changed, index));
+  }
+  const routing = translateRouting(snapshot, options, index);
+  return remember(snapshot, options, routing, buildUpstreams(routing.targets, index, last?.upstreams ?? null));
+}
+
+/** Everything translate derives without looking at endpoints (steps 1-4, 6, 7). */
+interface RoutingPart {
+  readonly virtualHosts: readonly VirtualHost[];
+  readonly defaultBackend: BackendRef | null;
+  readonly tls: ReturnType<typeof translateTls>;
+  /** Upstream targets, in first-use order. */
+  readonly targets: readonly UpstreamTarget[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Step 5's upstreams: per target (same positions), its Upstream and NoReadyEndpoints diagnostic. */
+interface UpstreamPart {
+  readonly targets: readonly UpstreamTarget[];
+  /** Where each target's EndpointSlices are in ServiceIndex.slices (null: none are read). */
+  readonly sliceKeys: readonly (string | null)[];
+  readonly built: readonly Upstream[];
+  readonly problems: readonly (Diagnostic | null)[];
+  /** `built` sorted by key: RouteConfig.upstreams. */
+  readonly sorted: readonly Upstream[];
+}
+
+/**
+ * The previous call's input and its two parts, for the EndpointSlice-only path. A cache of a pure
+ * function: that path returns exactly what a full translate of the snapshot returns.
+ */
+let lastTranslate: { readonly snapshot: Snapshot; readonly options: TranslateOptions; readonly routing: RoutingPart; readonly upstreams: UpstreamPart } | null = null;
+
+function remember(snapshot: Snapshot, options: TranslateOptions, routing: RoutingPart, upstreams: UpstreamPart): TranslateResult {
+  lastTranslate = Object.isFrozen(snapshot) ? { snapshot, options, routing, upstreams } : null;
+  const { tls } = routing;
+  const config: RouteConfig = {
+    virtualHosts: routing.virtualHosts,
+    defaultBackend: routing.defaultBackend,
+    upstreams: upstreams.sorted,
+    ...(tls.certificates.length > 0 ? { certificates: tls.certificates } : {}),
+    ...(tls.defaultCertificate !== null ? { defaultCertificate: tls.defaultCertificate } : {}),
+  };
+  const diagnostics = routing.diagnostics.slice();
+  for (const d of upstreams.problems) if (d !== null) diagnostics.push(d);
+  return { config, diagnostics: sortUnique(diagnostics) };
+}
+
+/**
+ * Step 5: every target's Upstream, and a warning for each without a ready endpoint. The very same
+ * Upstreams as `previous` (memo.ts shares unchanged ones) keep its sorted list: no sort per change.
+ */
+function buildUpstreams(targets: readonly UpstreamTarget[], index: ServiceIndex, previous: UpstreamPart | null): UpstreamPart {
+  const built: Upstream[] = [];
+  const problems: (Diagnostic | null)[] = [];
+  for (const target of targets) {
+    const upstream = buildUpstream(target, index);
+    built.push(upstream);
+    problems.push(noReadyEndpoints(target, upstream));
+  }
+  if (previous !== null && sameElements(previous.built, built)) return { targets, sliceKeys: previous.sliceKeys, built, problems, sorted: previous.sorted };
+  const sorted = built.slice().sort((a, b) => compareStrings(a.key, b.key));
+  return { targets, sliceKeys: targets.map(upstreamSliceKey), built, problems, sorted };
+}
+
+/** buildUpstreams for the same targets when only the slices of the Services `changed` differ. */
+function patchUpstreams(last: UpstreamPart, changed: ReadonlySet<string>, index: ServiceIndex): UpstreamPart {
+  const built = last.built.slice();
+  const problems = last.problems.slice();
+  const sorted = last.sorted.slice();
+  for (let i = 0; i < last.targets.length; i++) {
+    const sliceKey = last.sliceKeys[i];
+    if (sliceKey === null || !changed.has(sliceKey)) continue;
+    const target = last.targets[i];
+    const upstream = buildUpstream(target, index);
+    sorted[findUpstream(sorted, upstream.key)] = upstream;
+    built[i] = upstream;
+    problems[i] = noReadyEndpoints(target, upstream);
+  }
+  return { targets: last.targets, sliceKeys: last.sliceKeys, built, problems, sorted };
+}
+
+/** Index of the upstream with `key` in a list sorted by key (it is there: same targets). */
+function findUpstream(sorted: readonly Upstream[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareStrings(sorted[mid].key, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function noReadyEndpoints(target: UpstreamTarget, upstream: Upstream): Diagnostic | null {
+  if (upstream.endpoints.some((e) => e.ready)) return null;
+  const why = isExternalName(target.service)
+    ? 'is an ExternalName Service without spec.externalName'
+    : `has ${upstream.endpoints.length === 0 ? 'no endpoints' : 'no ready endpoints'} for port ${upstream.servicePort}`;
+  return {
+    severity: 'warning',
+    object: { kind: 'Service', namespace: upstream.namespace, name: upstream.service },
+    reason: 'NoReadyEndpoints',
+    message: `the Service ${why}; requests routed to it get 503`,
+  };
+}
+
+function translateRouting(snapshot: Snapshot, options: TranslateOptions, index: ServiceIndex): RoutingPart {
   const diagnostics: Diagnostic[] = [];
   const report = (diagnostic: Diagnostic): void => {
     diagnostics.push(diagnostic);
@@ -41,7 +162,6 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const owned = snapshot.ingresses.filter((ingress) => isIngressOwned(ingress, classes, options));
   const { main, canary } = partitionCanaryIngresses(owned);
   for (const ingress of owned) for (const d of unsupportedAnnotations(ingress)) report(d);
-  const index = indexServices(snapshot.services, snapshot.endpointSlices);
 
   // 2. Read every main Ingress (assembleHosts orders them oldest first: that order decides every
   //    conflict). Reading is memoized per Ingress object (memo.ts): an unchanged Ingress whose Services are
@@ -77,34 +197,9 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     use,
   );
 
-  const upstreams: Upstream[] = [];
-  for (const target of targets.values()) {
-    const upstream = buildUpstream(target, index);
-    upstreams.push(upstream);
-    if (!upstream.endpoints.some((e) => e.ready)) {
-      const why = isExternalName(target.service)
-        ? 'is an ExternalName Service without spec.externalName'
-        : `has ${upstream.endpoints.length === 0 ? 'no endpoints' : 'no ready endpoints'} for port ${upstream.servicePort}`;
-      report({
-        severity: 'warning',
-        object: { kind: 'Service', namespace: upstream.namespace, name: upstream.service },
-        reason: 'NoReadyEndpoints',
-        message: `the Service ${why}; requests routed to it get 503`,
-      });
-    }
-  }
-  upstreams.sort((a, b) => compareStrings(a.key, b.key));
-
   // 7. Certificates for the HTTPS listener (tls.ts).
   const tls = translateTls(main, snapshot.secrets, options, diagnostics);
-  const config: RouteConfig = {
-    virtualHosts: withCanaries,
-    defaultBackend: globalDefault?.ref ?? null,
-    upstreams,
-    ...(tls.certificates.length > 0 ? { certificates: tls.certificates } : {}),
-    ...(tls.defaultCertificate !== null ? { defaultCertificate: tls.defaultCertificate } : {}),
-  };
-  return { config, diagnostics: sortUnique(diagnostics) };
+  return { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, tls, targets: [...targets.values()], diagnostics };
 }
 
 /** reportUnsupportedAnnotations of one Ingress, memoized per frozen Ingress (memo.ts). */
