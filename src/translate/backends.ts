@@ -4,6 +4,7 @@
 // answers 503 there instead of letting the request fall through to some other route.
 import type { EndpointSlice, IngressBackend, Service, ServicePort } from '../model/kube.ts';
 import type { BackendRef } from '../model/route-config.ts';
+import { compareByName, diffLists } from './list-diff.ts';
 import { memoizeByObject } from './memo.ts';
 import { isObject, listOf } from './shape.ts';
 
@@ -76,32 +77,19 @@ export function changedSliceServices(from: readonly EndpointSlice[], to: readonl
 const MAX_PATCHED_SLICES = 64;
 
 /**
- * The slice index of `next` from that of `last`: the lists are walked side by side (sorted by
- * namespace/name, as the store makes them; any order still gives a correct, if longer, diff:
- * every slice not matched by the very same object is taken as removed or added). Only the
- * Services of those slices get new arrays. Null when too many slices differ.
+ * The slice index of `next` from that of `last` (diffLists): only the Services of the slices
+ * removed or added get new arrays. Null when too many slices differ.
  */
 function patchSliceIndex(
   last: readonly EndpointSlice[],
   lastMap: ReadonlyMap<string, readonly EndpointSlice[]>,
   next: readonly EndpointSlice[],
 ): { readonly map: ReadonlyMap<string, readonly EndpointSlice[]>; readonly services: ReadonlySet<string> } | null {
-  const removed = new Set<EndpointSlice>();
-  const added: EndpointSlice[] = [];
-  let i = 0;
-  let j = 0;
-  // 1. The diff: equal objects advance both sides; otherwise the smaller key is removed/added.
-  while (i < last.length || j < next.length) {
-    if (i < last.length && j < next.length && last[i] === next[j]) {
-      i++;
-      j++;
-      continue;
-    }
-    const order = i === last.length ? 1 : j === next.length ? -1 : compareSliceNames(last[i], next[j]);
-    if (order <= 0) removed.add(last[i++]);
-    if (order >= 0) added.push(next[j++]);
-    if (removed.size + added.length > MAX_PATCHED_SLICES) return null;
-  }
+  // 1. The diff (list-diff.ts).
+  const diff = diffLists(last, next, MAX_PATCHED_SLICES);
+  if (diff === null) return null;
+  const removed = new Set(diff.removed);
+  const added = diff.added;
   // 2. New arrays for the Services touched, in list order like a full index.
   const services = new Set<string>();
   for (const slice of removed) addKey(services, sliceServiceKey(slice));
@@ -112,7 +100,7 @@ function patchSliceIndex(
     for (const slice of added) {
       if (sliceServiceKey(slice) !== key) continue;
       let at = kept.length;
-      while (at > 0 && compareSliceNames(kept[at - 1], slice) > 0) at--;
+      while (at > 0 && compareByName(kept[at - 1], slice) > 0) at--;
       kept.splice(at, 0, slice);
     }
     if (kept.length > 0) map.set(key, kept);
@@ -123,16 +111,6 @@ function patchSliceIndex(
 
 function addKey(keys: Set<string>, key: string | null): void {
   if (key !== null) keys.add(key);
-}
-
-/** The store's list order: namespace ("" when absent), then name. */
-function compareSliceNames(a: EndpointSlice, b: EndpointSlice): number {
-  const na = a.metadata?.namespace ?? '';
-  const nb = b.metadata?.namespace ?? '';
-  if (na !== nb) return na < nb ? -1 : 1;
-  const ma = a.metadata?.name ?? '';
-  const mb = b.metadata?.name ?? '';
-  return ma < mb ? -1 : ma > mb ? 1 : 0;
 }
 
 /** "namespace/service" an EndpointSlice belongs to (label kubernetes.io/service-name), or null. */

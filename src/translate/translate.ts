@@ -268,7 +268,7 @@ const MAX_PATCHED_INGRESSES = 4;
 function patchAssembly(last: HostAssembly, main: readonly Ingress[], reads: readonly (IngressRoutes | null)[]): HostAssembly | null {
   if (main.length !== last.main.length || reads.length !== last.reads.length) return null;
   // 1. The edited positions.
-  const edits: { readonly before: IngressRoutes; readonly after: IngressRoutes }[] = [];
+  const edits: AssemblyEdit[] = [];
   for (let i = 0; i < main.length; i++) {
     if (main[i] === last.main[i] && reads[i] === last.reads[i]) continue;
     const before = last.reads[i];
@@ -279,30 +279,71 @@ function patchAssembly(last: HostAssembly, main: readonly Ingress[], reads: read
     edits.push({ before, after });
   }
   if (edits.length === 0) return null;
+  return applyEdits(last, edits, main, reads);
+}
 
-  // 2. The new age order: each edited Ingress takes its predecessor's place.
+/** One main Ingress read before and after a change; null: it was not there (or unreadable). */
+interface AssemblyEdit {
+  readonly before: IngressRoutes | null;
+  readonly after: IngressRoutes | null;
+}
+
+/**
+ * The assembly with `edits` applied (Ingresses edited, added or removed; none with spec.tls before
+ * or after: the caller checks), given the new main Ingresses and their reads; null when that is
+ * not simple (then everything is assembled again): an Ingress not found where it should be, a
+ * creationTimestamp tie at an insert, or an upstream key touched that is used with different
+ * Service ports (then which use comes first decides the upstream). The hosts of the edited
+ * Ingresses are built again from all their Ingresses, with exactly the code of the full assembly;
+ * everything else is kept.
+ */
+function applyEdits(last: HostAssembly, edits: readonly AssemblyEdit[], main: readonly Ingress[], reads: readonly (IngressRoutes | null)[]): HostAssembly | null {
+  // 2. The new age order: an edit keeping its age takes its predecessor's place; otherwise the
+  //    old read leaves and the new one goes where the age order puts it.
   const ingresses = last.ingresses.slice();
   const affected = new Set<string>();
   for (const { before, after } of edits) {
-    const at = ingresses.indexOf(before);
-    if (at === -1) return null;
-    ingresses[at] = after;
-    for (const { host } of before.hosts) affected.add(host);
-    for (const { host } of after.hosts) affected.add(host);
+    if (before !== null && after !== null && compareIngressAge(before.age, after.age) === 0 && before.age.createdAt === after.age.createdAt) {
+      const at = ingresses.indexOf(before);
+      if (at === -1) return null;
+      ingresses[at] = after;
+    } else {
+      if (before !== null) {
+        const at = ingresses.indexOf(before);
+        if (at === -1) return null;
+        ingresses.splice(at, 1);
+      }
+      if (after !== null) {
+        const at = findAge(ingresses, after);
+        const tie = (i: number): boolean => i >= 0 && i < ingresses.length && compareIngressAge(ingresses[i].age, after.age) === 0;
+        if (tie(at) || tie(at - 1)) return null; // equal ages keep snapshot order: not patched
+        ingresses.splice(at, 0, after);
+      }
+    }
+    for (const { host } of before?.hosts ?? []) affected.add(host);
+    for (const { host } of after?.hosts ?? []) affected.add(host);
   }
 
-  // 3. The affected hosts as they were and as they are now (same code as the full assembly).
+  // 3. The affected hosts as they were and as they are now (same code as the full assembly, given
+  //    only the Ingresses with an affected host, in the same order).
+  const touches = (ingress: IngressRoutes): boolean => ingress.hosts.some(({ host }) => affected.has(host));
   const scratch = new Map<string, VirtualHost>();
-  const old = buildHosts(last.ingresses, last.tlsHosts, affected, scratch);
-  const now = buildHosts(ingresses, last.tlsHosts, affected, scratch);
+  const old = buildHosts(last.ingresses.filter(touches), last.tlsHosts, affected, scratch);
+  const now = buildHosts(ingresses.filter(touches), last.tlsHosts, affected, scratch);
 
   // 4. Upstream keys whose first use could move: refuse when any is used with two Service ports.
+  //    The old uses of the affected hosts leave one for one (a target can also serve other hosts).
   const keys = new Map<string, UpstreamTarget>();
   for (const t of [...old.used, ...now.used]) keys.set(t.key, t);
-  const removed = new Set<UpstreamTarget>(old.used);
+  const leaving = new Map<UpstreamTarget, number>();
+  for (const t of old.used) leaving.set(t, (leaving.get(t) ?? 0) + 1);
   const used: UpstreamTarget[] = [];
   for (const t of last.used) {
-    if (removed.has(t)) continue;
+    const n = leaving.get(t);
+    if (n !== undefined && n > 0) {
+      leaving.set(t, n - 1);
+      continue;
+    }
     used.push(t);
     const seen = keys.get(t.key);
     if (seen !== undefined && seen.servicePort !== t.servicePort && (seen.servicePort.name ?? '') !== (t.servicePort.name ?? '')) return null;
@@ -326,14 +367,32 @@ function patchAssembly(last: HostAssembly, main: readonly Ingress[], reads: read
 
   // 6. Diagnostics: the affected hosts' old ones out (by value), their new ones in.
   const diagnostics = last.diagnostics.slice();
-  for (const d of old.diagnostics) {
-    const at = diagnostics.findIndex((x) => compareDiagnostics(x, d) === 0);
-    if (at === -1) return null;
-    diagnostics.splice(at, 1);
-  }
+  if (!removeDiagnostics(diagnostics, old.diagnostics)) return null;
   for (const d of now.diagnostics) diagnostics.push(d);
 
   return { main, reads, ingresses, tlsHosts: last.tlsHosts, virtualHosts, used, diagnostics };
+}
+
+/** Removes one copy of each of `gone` from `list` (compared by value); false if one is missing. */
+function removeDiagnostics(list: Diagnostic[], gone: readonly Diagnostic[]): boolean {
+  for (const d of gone) {
+    const at = list.findIndex((x) => compareDiagnostics(x, d) === 0);
+    if (at === -1) return false;
+    list.splice(at, 1);
+  }
+  return true;
+}
+
+/** Index where `ingress` goes in a list sorted by compareIngressAge. */
+function findAge(list: readonly IngressRoutes[], ingress: IngressRoutes): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareIngressAge(list[mid].age, ingress.age) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Index where `vhost` is or would be inserted in a list sorted by compareVirtualHosts. */
