@@ -8,7 +8,8 @@ import type { BackendRef, Route, RouteConfig, TranslateResult, Upstream, Virtual
 import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
 import { changedSliceServices, indexServices, isExternalName, resolveServiceBackend } from './backends.ts';
-import { attachCanaryIngresses, partitionCanaryIngresses } from './canary.ts';
+import { attachCanaryIngresses, canaryAnnotationDiagnostics, isCanaryIngress, partitionCanaryIngresses } from './canary.ts';
+import { compareByName, diffLists } from './list-diff.ts';
 import { buildUpstream, upstreamSliceKey } from './endpoints.ts';
 import { memoizeByObject, readIngressMemoized, sameElements } from './memo.ts';
 import type { HostKind } from './hosts.ts';
@@ -45,7 +46,16 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     const changed = changedSliceServices(last.snapshot.endpointSlices, snapshot.endpointSlices);
     if (changed !== null) return remember(snapshot, options, last.routing, patchUpstreams(last.upstreams, changed, index));
   }
-  const routing = translateRouting(snapshot, options, index);
+  // A few Ingresses edited, added or removed (nothing else that routes depend on): patchRouting.
+  const patched =
+    last !== null &&
+    last.options === options &&
+    last.snapshot.ingressClasses === snapshot.ingressClasses &&
+    last.snapshot.services === snapshot.services &&
+    last.snapshot.secrets === snapshot.secrets
+      ? patchRouting(last.routing, last.snapshot.ingresses, snapshot, options, index)
+      : null;
+  const routing = patched ?? translateRouting(snapshot, options, index);
   return remember(snapshot, options, routing, buildUpstreams(routing.targets, index, last?.upstreams ?? null));
 }
 
@@ -56,8 +66,113 @@ interface RoutingPart {
   readonly tls: ReturnType<typeof translateTls>;
   /** Upstream targets, in first-use order. */
   readonly targets: readonly UpstreamTarget[];
+  /** Every diagnostic of these steps (unsorted; sortUnique'd with step 5's). */
   readonly diagnostics: readonly Diagnostic[];
+  /** For patchRouting: the host assembly (with the main Ingresses and their reads), how many canaries, step 4. */
+  readonly assembly: HostAssembly;
+  readonly canaries: number;
+  readonly globalDefault: ResolvedBackend | null;
 }
+
+/** Above this many Ingresses changed, patchRouting is not tried. */
+const MAX_PATCHED_ROUTING = 16;
+
+/**
+ * translateRouting for a snapshot whose Ingresses differ from those of `last` in a few objects
+ * (edited, added, removed), everything else routes depend on being the same (the caller checks);
+ * null when that is not simple, then the caller translates in full. Only when: no canary Ingress
+ * before, none among the changed Ingresses after, and no changed Ingress (before or after) that
+ * is ours sets spec.tls or spec.defaultBackend (certificates, ssl-redirect hosts and the
+ * controller-wide default then stay as they are). The diagnostics of the changed Ingresses leave
+ * (by value) and come back as they are now; the host assembly is patched (applyEdits).
+ */
+function patchRouting(last: RoutingPart, before: readonly Ingress[], snapshot: Snapshot, options: TranslateOptions, index: ServiceIndex): RoutingPart | null {
+  const after = snapshot.ingresses;
+  if (last.canaries > 0 || before === after || !Object.isFrozen(after)) return null;
+  const diff = diffLists(before, after, MAX_PATCHED_ROUTING);
+  if (diff === null) return null;
+  // 1. Pair the objects that left and came by key: an edit, a removal or an addition each.
+  const changes = new Map<string, { old: Ingress | null; now: Ingress | null }>();
+  const key = (i: Ingress): string => `${i.metadata?.namespace ?? ''}/${i.metadata?.name ?? ''}`;
+  for (const i of diff.removed) changes.set(key(i), { old: i, now: null });
+  for (const i of diff.added) {
+    const change = changes.get(key(i));
+    if (change !== undefined && change.now === null) change.now = i;
+    else if (change === undefined) changes.set(key(i), { old: null, now: i });
+    else return null; // two objects under one key: not a store's list
+  }
+  // 2. Per change: ours (and main) before/after, the diagnostics it contributed, its read.
+  const classes = indexIngressClasses(snapshot.ingressClasses, options);
+  const diagnostics = last.diagnostics.slice();
+  const main = last.assembly.main.slice();
+  const reads = last.assembly.reads.slice();
+  const edits: AssemblyEdit[] = [];
+  const isMain = (ingress: Ingress | null): ingress is Ingress => ingress !== null && isIngressOwned(ingress, classes, options);
+  for (const { old, now } of changes.values()) {
+    const wasMain = isMain(old);
+    const nowMain = isMain(now);
+    for (const ingress of [wasMain ? old : null, nowMain ? now : null]) {
+      if (ingress === null) continue;
+      if (isCanaryIngress(ingress) || hasTls(ingress) || ingress.spec?.defaultBackend !== undefined) return null;
+    }
+    let oldRead: IngressRoutes | null = null;
+    let newRead: IngressRoutes | null = null;
+    if (wasMain) {
+      const gone: Diagnostic[] = [...unsupportedAnnotations(old), ...canaryAnnotationDiagnostics(old)];
+      oldRead = readIngressMemoized(old, index, (d) => gone.push(d), readIngress);
+      if (!removeDiagnostics(diagnostics, gone)) return null;
+    }
+    if (nowMain) {
+      for (const d of unsupportedAnnotations(now)) diagnostics.push(d);
+      for (const d of canaryAnnotationDiagnostics(now)) diagnostics.push(d);
+      newRead = readIngressMemoized(now, index, (d) => diagnostics.push(d), readIngress);
+    }
+    // The main list (snapshot order) gets the same edit.
+    const probe = (now ?? old)!;
+    let at = 0;
+    let hi = main.length;
+    while (at < hi) {
+      const mid = (at + hi) >>> 1;
+      if (compareByName(main[mid], probe) < 0) at = mid + 1;
+      else hi = mid;
+    }
+    const found = at < main.length && compareByName(main[at], probe) === 0;
+    if (found !== wasMain || (wasMain && main[at] !== old)) return null;
+    if (wasMain && nowMain) {
+      main[at] = now;
+      reads[at] = newRead;
+    } else if (wasMain) {
+      main.splice(at, 1);
+      reads.splice(at, 1);
+    } else if (nowMain) {
+      main.splice(at, 0, now);
+      reads.splice(at, 0, newRead);
+    }
+    if (oldRead !== null || newRead !== null) edits.push({ before: oldRead, after: newRead });
+  }
+  // 3. Hosts (steps 3 and 5), then the targets as translateRouting collects them.
+  const lastAssemblyNow = last.assembly;
+  const assembly = edits.length === 0 ? { ...lastAssemblyNow, main, reads } : applyEdits(lastAssemblyNow, edits, main, reads);
+  if (assembly === null) return null;
+  if (!removeDiagnostics(diagnostics, lastAssemblyNow.diagnostics)) return null;
+  for (const d of assembly.diagnostics) diagnostics.push(d);
+  lastAssembly = assembly;
+  const targets = new Map<string, UpstreamTarget>();
+  for (const target of assembly.used) if (!targets.has(target.key)) targets.set(target.key, target);
+  const defaultTarget = last.globalDefault?.target ?? null;
+  if (defaultTarget !== null && !targets.has(defaultTarget.key)) targets.set(defaultTarget.key, defaultTarget);
+  return {
+    virtualHosts: assembly.virtualHosts.slice(), // as attachCanaryIngresses returns them without canaries
+    defaultBackend: last.defaultBackend,
+    tls: last.tls,
+    targets: [...targets.values()],
+    diagnostics,
+    assembly,
+    canaries: 0,
+    globalDefault: last.globalDefault,
+  };
+}
+
 
 /** Step 5's upstreams: per target (same positions), its Upstream and NoReadyEndpoints diagnostic. */
 interface UpstreamPart {
@@ -171,7 +286,8 @@ function translateRouting(snapshot: Snapshot, options: TranslateOptions, index: 
 
   // 3.-5. Virtual hosts from the main Ingresses (assembleHosts), reused whole when every main
   //    Ingress read is the very same as last time (an EndpointSlice or unrelated change).
-  const { ingresses, virtualHosts, used, diagnostics: hostDiagnostics } = assembleHosts(main, reads);
+  const assembly = assembleHosts(main, reads);
+  const { ingresses, virtualHosts, used, diagnostics: hostDiagnostics } = assembly;
   for (const d of hostDiagnostics) report(d);
 
   // 4. The controller-wide default backend: the oldest Ingress's spec.defaultBackend, else
@@ -199,7 +315,7 @@ function translateRouting(snapshot: Snapshot, options: TranslateOptions, index: 
 
   // 7. Certificates for the HTTPS listener (tls.ts).
   const tls = translateTls(main, snapshot.secrets, options, diagnostics);
-  return { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, tls, targets: [...targets.values()], diagnostics };
+  return { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, tls, targets: [...targets.values()], diagnostics, assembly, canaries: canary.length, globalDefault };
 }
 
 /** reportUnsupportedAnnotations of one Ingress, memoized per frozen Ingress (memo.ts). */

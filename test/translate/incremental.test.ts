@@ -40,9 +40,12 @@ function obj(raw: unknown): KubeObject {
 
 class World {
   readonly #random: () => number;
+  /** Chance of a canary Ingress (0: translate's Ingress patch path can apply). */
+  readonly #canaryChance: number;
   #rv = 1;
-  constructor(seed: number) {
+  constructor(seed: number, canaryChance = 0.2) {
     this.#random = seededRandom(seed);
+    this.#canaryChance = canaryChance;
   }
   pick<T>(list: readonly T[]): T {
     return list[Math.floor(this.#random() * list.length)];
@@ -95,7 +98,7 @@ class World {
       rules.push({ ...(host === '' ? {} : { host }), http: { paths } });
     }
     const annotations: Record<string, string> = {};
-    if (this.chance(0.2)) {
+    if (this.chance(this.#canaryChance)) {
       annotations['nginx.ingress.kubernetes.io/canary'] = 'true';
       if (this.chance(0.5)) annotations['nginx.ingress.kubernetes.io/canary-weight'] = String(this.pick([10, 50, 100]));
       if (this.chance(0.5)) annotations['nginx.ingress.kubernetes.io/canary-by-header'] = 'x-canary';
@@ -155,13 +158,21 @@ function deepCopy(snapshot: Snapshot): Snapshot {
   return JSON.parse(JSON.stringify(snapshot)) as Snapshot;
 }
 
-/** Each step's changes: `mixed` = 1-3 random changes of any kind; `by-kind` = runs of one kind. */
-type Mix = 'mixed' | 'by-kind';
+/**
+ * Each step's changes: `mixed` = 1-3 random changes of any kind; `by-kind` = runs of one kind;
+ * `ingresses` = 1-3 Ingress changes (edits, additions, deletions) in a world without canaries.
+ */
+type Mix = 'mixed' | 'by-kind' | 'ingresses';
 
 function changeStep(world: World, store: Store, step: number, mix: Mix): void {
   if (mix === 'mixed') {
     const changes = 1 + Math.floor(step % 3);
     for (let c = 0; c < changes; c++) world.change(store);
+    return;
+  }
+  if (mix === 'ingresses') {
+    const changes = 1 + Math.floor(step % 3);
+    for (let c = 0; c < changes; c++) world.change(store, ['Ingress']);
     return;
   }
   // The common change kinds alone: EndpointSlices (1-3 at once), one Ingress, one Service.
@@ -170,11 +181,11 @@ function changeStep(world: World, store: Store, step: number, mix: Mix): void {
   for (let c = 0; c < changes; c++) world.change(store, kinds);
 }
 
-for (const mix of ['mixed', 'by-kind'] as const) test(`incremental rebuilds after random changes (${mix}) equal a from-scratch translate + compile`, () => {
+for (const mix of ['mixed', 'by-kind', 'ingresses'] as const) test(`incremental rebuilds after random changes (${mix}) equal a from-scratch translate + compile`, () => {
   const options: TranslateOptions = DEFAULT_TEST_OPTIONS;
   let routingReused = 0;
   for (const seed of [1, 2, 3]) {
-    const world = new World(seed);
+    const world = new World(seed, mix === 'ingresses' ? 0 : 0.2);
     const store = new Store();
     store.apply({ type: 'upsert', object: obj({ kind: 'IngressClass', metadata: { name: 'switchyard' }, spec: { controller: options.controllerName } }) });
     for (const ns of NAMESPACES) {
