@@ -55,7 +55,16 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     last.snapshot.secrets === snapshot.secrets
       ? patchRouting(last.routing, last.snapshot.ingresses, snapshot, options, index)
       : null;
-  const routing = patched ?? translateRouting(snapshot, options, index);
+  if (patched !== null && last !== null) {
+    // The upstream targets changed only where the patched hosts' uses did.
+    const targets = patchTargets(last.upstreams.targets, patched.targetChange);
+    const upstreams =
+      last.snapshot.endpointSlices === snapshot.endpointSlices
+        ? patchUpstreamSet(last.upstreams, patched.targetChange, index)
+        : buildUpstreams(targets, index, last.upstreams);
+    return remember(snapshot, options, { ...patched.routing, targets: upstreams.targets }, upstreams);
+  }
+  const routing = translateRouting(snapshot, options, index);
   return remember(snapshot, options, routing, buildUpstreams(routing.targets, index, last?.upstreams ?? null));
 }
 
@@ -72,6 +81,58 @@ interface RoutingPart {
   readonly assembly: HostAssembly;
   readonly canaries: number;
   readonly globalDefault: ResolvedBackend | null;
+  /** Uses per upstream key (routes, host defaults, the controller-wide default); null with canaries. */
+  readonly uses: ReadonlyMap<string, number> | null;
+}
+
+/** Upstream keys no longer used, and targets of keys newly used (patchRouting). */
+interface TargetChange {
+  readonly removed: ReadonlySet<string>;
+  readonly added: readonly UpstreamTarget[];
+}
+
+function patchTargets(last: readonly UpstreamTarget[], change: TargetChange): UpstreamTarget[] {
+  const targets = change.removed.size === 0 ? last.slice() : last.filter((t) => !change.removed.has(t.key));
+  for (const t of change.added) targets.push(t);
+  return targets;
+}
+
+/**
+ * buildUpstreams for the targets patchTargets gives, when the slices are the same: the removed
+ * keys' upstreams leave, the added ones are built; every other upstream is kept as it is.
+ */
+function patchUpstreamSet(last: UpstreamPart, change: TargetChange, index: ServiceIndex): UpstreamPart {
+  const targets: UpstreamTarget[] = [];
+  const sliceKeys: (string | null)[] = [];
+  const built: Upstream[] = [];
+  const problems: (Diagnostic | null)[] = [];
+  const sorted = last.sorted.slice();
+  for (let i = 0; i < last.targets.length; i++) {
+    if (change.removed.has(last.targets[i].key)) continue;
+    targets.push(last.targets[i]);
+    sliceKeys.push(last.sliceKeys[i]);
+    built.push(last.built[i]);
+    problems.push(last.problems[i]);
+  }
+  for (const key of change.removed) sorted.splice(findUpstream(sorted, key), 1);
+  for (const target of change.added) {
+    const upstream = buildUpstream(target, index);
+    targets.push(target);
+    sliceKeys.push(upstreamSliceKey(target));
+    built.push(upstream);
+    problems.push(noReadyEndpoints(target, upstream));
+    sorted.splice(findUpstream(sorted, upstream.key), 0, upstream);
+  }
+  return { targets, sliceKeys, built, problems, sorted };
+}
+
+/** Uses per upstream key of an assembly and the controller-wide default. */
+function countUses(used: readonly UpstreamTarget[], globalDefault: ResolvedBackend | null): Map<string, number> {
+  const uses = new Map<string, number>();
+  for (const t of used) uses.set(t.key, (uses.get(t.key) ?? 0) + 1);
+  const d = globalDefault?.target ?? null;
+  if (d !== null) uses.set(d.key, (uses.get(d.key) ?? 0) + 1);
+  return uses;
 }
 
 /** Above this many Ingresses changed, patchRouting is not tried. */
@@ -86,9 +147,15 @@ const MAX_PATCHED_ROUTING = 16;
  * controller-wide default then stay as they are). The diagnostics of the changed Ingresses leave
  * (by value) and come back as they are now; the host assembly is patched (applyEdits).
  */
-function patchRouting(last: RoutingPart, before: readonly Ingress[], snapshot: Snapshot, options: TranslateOptions, index: ServiceIndex): RoutingPart | null {
+function patchRouting(
+  last: RoutingPart,
+  before: readonly Ingress[],
+  snapshot: Snapshot,
+  options: TranslateOptions,
+  index: ServiceIndex,
+): { readonly routing: RoutingPart; readonly targetChange: TargetChange } | null {
   const after = snapshot.ingresses;
-  if (last.canaries > 0 || before === after || !Object.isFrozen(after)) return null;
+  if (last.canaries > 0 || last.uses === null || before === after || !Object.isFrozen(after)) return null;
   const diff = diffLists(before, after, MAX_PATCHED_ROUTING);
   if (diff === null) return null;
   // 1. Pair the objects that left and came by key: an edit, a removal or an addition each.
@@ -152,25 +219,42 @@ function patchRouting(last: RoutingPart, before: readonly Ingress[], snapshot: S
   }
   // 3. Hosts (steps 3 and 5), then the targets as translateRouting collects them.
   const lastAssemblyNow = last.assembly;
-  const assembly = edits.length === 0 ? { ...lastAssemblyNow, main, reads } : applyEdits(lastAssemblyNow, edits, main, reads);
+  const assembly = edits.length === 0 ? { ...lastAssemblyNow, main, reads, left: [], came: [] } : applyEdits(lastAssemblyNow, edits, main, reads);
   if (assembly === null) return null;
   if (!removeDiagnostics(diagnostics, lastAssemblyNow.diagnostics)) return null;
   for (const d of assembly.diagnostics) diagnostics.push(d);
   lastAssembly = assembly;
-  const targets = new Map<string, UpstreamTarget>();
-  for (const target of assembly.used) if (!targets.has(target.key)) targets.set(target.key, target);
-  const defaultTarget = last.globalDefault?.target ?? null;
-  if (defaultTarget !== null && !targets.has(defaultTarget.key)) targets.set(defaultTarget.key, defaultTarget);
-  return {
+  // 4. Uses per key: the patched hosts' old uses out, their new ones in (the default stays).
+  const uses = new Map(last.uses);
+  const removed = new Set<string>();
+  const added: UpstreamTarget[] = [];
+  for (const t of assembly.left ?? []) {
+    const n = uses.get(t.key)! - 1;
+    if (n > 0) uses.set(t.key, n);
+    else {
+      uses.delete(t.key);
+      removed.add(t.key);
+    }
+  }
+  for (const t of assembly.came ?? []) {
+    const n = uses.get(t.key) ?? 0;
+    uses.set(t.key, n + 1);
+    if (n > 0) continue;
+    if (removed.has(t.key)) removed.delete(t.key); // still used: keeps its upstream
+    else added.push(t);
+  }
+  const routing: RoutingPart = {
     virtualHosts: assembly.virtualHosts.slice(), // as attachCanaryIngresses returns them without canaries
     defaultBackend: last.defaultBackend,
     tls: last.tls,
-    targets: [...targets.values()],
+    targets: last.targets, // replaced by the caller (patchTargets)
     diagnostics,
     assembly,
     canaries: 0,
     globalDefault: last.globalDefault,
+    uses,
   };
+  return { routing, targetChange: { removed, added } };
 }
 
 
@@ -315,7 +399,8 @@ function translateRouting(snapshot: Snapshot, options: TranslateOptions, index: 
 
   // 7. Certificates for the HTTPS listener (tls.ts).
   const tls = translateTls(main, snapshot.secrets, options, diagnostics);
-  return { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, tls, targets: [...targets.values()], diagnostics, assembly, canaries: canary.length, globalDefault };
+  const uses = canary.length === 0 ? countUses(used, globalDefault) : null;
+  return { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, tls, targets: [...targets.values()], diagnostics, assembly, canaries: canary.length, globalDefault, uses };
 }
 
 /** reportUnsupportedAnnotations of one Ingress, memoized per frozen Ingress (memo.ts). */
@@ -337,6 +422,9 @@ interface HostAssembly {
   /** Upstream targets in the order the routes and host defaults use them (first use wins a key). */
   readonly used: readonly UpstreamTarget[];
   readonly diagnostics: readonly Diagnostic[];
+  /** Set by applyEdits: the patched hosts' uses before and after (patchRouting counts them). */
+  readonly left?: readonly UpstreamTarget[];
+  readonly came?: readonly UpstreamTarget[];
 }
 
 /**
@@ -486,7 +574,7 @@ function applyEdits(last: HostAssembly, edits: readonly AssemblyEdit[], main: re
   if (!removeDiagnostics(diagnostics, old.diagnostics)) return null;
   for (const d of now.diagnostics) diagnostics.push(d);
 
-  return { main, reads, ingresses, tlsHosts: last.tlsHosts, virtualHosts, used, diagnostics };
+  return { main, reads, ingresses, tlsHosts: last.tlsHosts, virtualHosts, used, diagnostics, left: old.used, came: now.used };
 }
 
 /** Removes one copy of each of `gone` from `list` (compared by value); false if one is missing. */
