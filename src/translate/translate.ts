@@ -530,10 +530,9 @@ function applyEdits(last: HostAssembly, edits: readonly AssemblyEdit[], main: re
 
   // 3. The affected hosts as they were and as they are now (same code as the full assembly, given
   //    only the Ingresses with an affected host, in the same order).
-  const touches = (ingress: IngressRoutes): boolean => ingress.hosts.some(({ host }) => affected.has(host));
   const scratch = new Map<string, VirtualHost>();
-  const old = buildHosts(last.ingresses.filter(touches), last.tlsHosts, affected, scratch);
-  const now = buildHosts(ingresses.filter(touches), last.tlsHosts, affected, scratch);
+  const old = buildHosts(onHosts(last.ingresses, affected), last.tlsHosts, affected, scratch);
+  const now = buildHosts(onHosts(ingresses, affected), last.tlsHosts, affected, scratch);
 
   // 4. Upstream keys whose first use could move: refuse when any is used with two Service ports.
   //    The old uses of the affected hosts leave one for one (a target can also serve other hosts).
@@ -575,6 +574,21 @@ function applyEdits(last: HostAssembly, edits: readonly AssemblyEdit[], main: re
   for (const d of now.diagnostics) diagnostics.push(d);
 
   return { main, reads, ingresses, tlsHosts: last.tlsHosts, virtualHosts, used, diagnostics, left: old.used, came: now.used };
+}
+
+/** The Ingresses with a rule for one of `hosts`, in the same order (a plain loop: runs per change over all). */
+function onHosts(ingresses: readonly IngressRoutes[], hosts: ReadonlySet<string>): IngressRoutes[] {
+  const out: IngressRoutes[] = [];
+  for (const ingress of ingresses) {
+    const list = ingress.hosts;
+    for (let h = 0; h < list.length; h++) {
+      if (hosts.has(list[h].host)) {
+        out.push(ingress);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 /** Removes one copy of each of `gone` from `list` (compared by value); false if one is missing. */
