@@ -110,14 +110,25 @@ async function measureSize(ctx: BenchContext, ups: readonly Upstream[], bulk: nu
   // In-process stage costs first (same manifests, same core, the controller not yet running).
   const cost = start('rebuild-cost', process.execPath, [rebuildScript, dir.dir, String(ctx.quick ? 10 : 30)], { core: SERVER_CORE, cwd: process.cwd() });
   const costLine = await cost.waitForLine(/^\{.*\}$/, 300_000).finally(() => cost.stop());
-  const inProcess = JSON.parse(costLine[0]) as { firstBuildMs: number; samples: { snapshot: number; translate: number; compile: number; total: number }[] };
-  const stages = {
+  type Sample = { snapshot: number; translate: number; compile: number; total: number };
+  const inProcess = JSON.parse(costLine[0]) as { firstBuildMs: number; samples: Sample[]; endpointSamples?: Sample[] };
+  const endpoint = inProcess.endpointSamples ?? [];
+  const stages: Record<string, StageStats> = {
     snapshot: stats(inProcess.samples.map((s) => s.snapshot)),
     translate: stats(inProcess.samples.map((s) => s.translate)),
     compile: stats(inProcess.samples.map((s) => s.compile)),
     total: stats(inProcess.samples.map((s) => s.total)),
+    ...(endpoint.length > 0
+      ? {
+          'EndpointSlice change: translate': stats(endpoint.map((s) => s.translate)),
+          'EndpointSlice change: compile': stats(endpoint.map((s) => s.compile)),
+          'EndpointSlice change: total': stats(endpoint.map((s) => s.total)),
+        }
+      : {}),
   };
   ctx.log(`    in-process rebuild per change: p50 ${stages.total.p50} ms (snapshot ${stages.snapshot.p50}, translate ${stages.translate.p50}, compile ${stages.compile.p50}); first build ${round(inProcess.firstBuildMs, 0)} ms`);
+  const ep = stages['EndpointSlice change: total'];
+  if (ep !== undefined) ctx.log(`    in-process rebuild per EndpointSlice change: p50 ${ep.p50} ms (translate ${stages['EndpointSlice change: translate'].p50}, compile ${stages['EndpointSlice change: compile'].p50})`);
 
   let sy: Switchyard | null = null;
   try {

@@ -1,6 +1,7 @@
 // In-process rebuild cost at scale: loads a --manifests folder into a real Store, then applies
-// `changes` one-Ingress changes (the probe route's backend switched) and times each stage of the
-// rebuild the controller runs per change: store.snapshot(), translate(), compile().
+// `changes` one-Ingress changes (the probe route's backend switched), then `changes` one-EndpointSlice
+// changes, and times each stage of the rebuild the controller runs per change: store.snapshot(),
+// translate(), compile().
 // Usage: node bench/servers/rebuild-cost.ts <manifestsDir> <changes>   (prints one JSON line)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,5 +62,20 @@ for (let i = 0; i < changes; i++) {
   const d = performance.now();
   samples.push({ snapshot: b - a, translate: c - b, compile: d - c, total: d - a });
 }
+// The other common change: one EndpointSlice (a bulk Service's first endpoint flips ready).
+const slice = byKind.get('EndpointSlice')!.find((s) => s.metadata.name !== 'prop-a-1' && s.metadata.name !== 'prop-b-1');
+const endpointSamples: typeof samples = [];
+for (let i = 0; slice !== undefined && i < changes; i++) {
+  const next = normalized(JSON.parse(JSON.stringify(slice).replace('"ready":true', i % 2 === 0 ? '"ready":false' : '"ready":true')))!;
+  store.apply({ type: 'upsert', object: next });
+  const a = performance.now();
+  const snapshot = store.snapshot();
+  const b = performance.now();
+  const { config } = translate(snapshot, options);
+  const c = performance.now();
+  table = compile(config, { previous: table });
+  const d = performance.now();
+  endpointSamples.push({ snapshot: b - a, translate: c - b, compile: d - c, total: d - a });
+}
 const m = process.memoryUsage();
-console.log(JSON.stringify({ parseMs, firstBuildMs, samples, counts: Object.fromEntries([...byKind].map(([k, v]) => [k, v.length])), rss: m.rss, heapUsed: m.heapUsed }));
+console.log(JSON.stringify({ parseMs, firstBuildMs, samples, endpointSamples, counts: Object.fromEntries([...byKind].map(([k, v]) => [k, v.length])), rss: m.rss, heapUsed: m.heapUsed }));

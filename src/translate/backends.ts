@@ -4,6 +4,7 @@
 // answers 503 there instead of letting the request fall through to some other route.
 import type { EndpointSlice, IngressBackend, Service, ServicePort } from '../model/kube.ts';
 import type { BackendRef } from '../model/route-config.ts';
+import { compareByName, diffLists } from './list-diff.ts';
 import { memoizeByObject } from './memo.ts';
 import { isObject, listOf } from './shape.ts';
 
@@ -37,6 +38,14 @@ export function indexServices(services: readonly Service[], slices: readonly End
     if (Object.isFrozen(services)) lastServices = { list: services, map };
   }
   let slicesByService = lastSlices !== null && lastSlices.list === slices ? lastSlices.map : null;
+  if (slicesByService === null && lastSlices !== null && Object.isFrozen(slices)) {
+    const patched = patchSliceIndex(lastSlices.list, lastSlices.map, slices);
+    if (patched !== null) {
+      slicesByService = patched.map;
+      lastSliceChange = { from: lastSlices.list, to: slices, services: patched.services };
+      lastSlices = { list: slices, map: patched.map };
+    }
+  }
   if (slicesByService === null) {
     const map = new Map<string, EndpointSlice[]>();
     for (const slice of slices) {
@@ -50,6 +59,58 @@ export function indexServices(services: readonly Service[], slices: readonly End
     if (Object.isFrozen(slices)) lastSlices = { list: slices, map };
   }
   return { services: byName, slices: slicesByService };
+}
+
+/** The last patched slice index: from which list to which, and the Services whose slices changed. */
+let lastSliceChange: { readonly from: readonly EndpointSlice[]; readonly to: readonly EndpointSlice[]; readonly services: ReadonlySet<string> } | null = null;
+
+/**
+ * The "namespace/service" keys whose EndpointSlices differ between the slice lists `from` and
+ * `to`, when indexServices last went from one to the other by patching; else null (unknown).
+ */
+export function changedSliceServices(from: readonly EndpointSlice[], to: readonly EndpointSlice[]): ReadonlySet<string> | null {
+  const change = lastSliceChange;
+  return change !== null && change.from === from && change.to === to ? change.services : null;
+}
+
+/** Above this many slices added or removed, the slice index is built anew instead of patched. */
+const MAX_PATCHED_SLICES = 64;
+
+/**
+ * The slice index of `next` from that of `last` (diffLists): only the Services of the slices
+ * removed or added get new arrays. Null when too many slices differ.
+ */
+function patchSliceIndex(
+  last: readonly EndpointSlice[],
+  lastMap: ReadonlyMap<string, readonly EndpointSlice[]>,
+  next: readonly EndpointSlice[],
+): { readonly map: ReadonlyMap<string, readonly EndpointSlice[]>; readonly services: ReadonlySet<string> } | null {
+  // 1. The diff (list-diff.ts).
+  const diff = diffLists(last, next, MAX_PATCHED_SLICES);
+  if (diff === null) return null;
+  const removed = new Set(diff.removed);
+  const added = diff.added;
+  // 2. New arrays for the Services touched, in list order like a full index.
+  const services = new Set<string>();
+  for (const slice of removed) addKey(services, sliceServiceKey(slice));
+  for (const slice of added) addKey(services, sliceServiceKey(slice));
+  const map = new Map(lastMap);
+  for (const key of services) {
+    const kept = (lastMap.get(key) ?? []).filter((slice) => !removed.has(slice));
+    for (const slice of added) {
+      if (sliceServiceKey(slice) !== key) continue;
+      let at = kept.length;
+      while (at > 0 && compareByName(kept[at - 1], slice) > 0) at--;
+      kept.splice(at, 0, slice);
+    }
+    if (kept.length > 0) map.set(key, kept);
+    else map.delete(key);
+  }
+  return { map, services };
+}
+
+function addKey(keys: Set<string>, key: string | null): void {
+  if (key !== null) keys.add(key);
 }
 
 /** "namespace/service" an EndpointSlice belongs to (label kubernetes.io/service-name), or null. */

@@ -60,7 +60,7 @@ export function isCanaryIngress(ingress: Ingress): boolean {
 const isCanaryIngressMemoized = memoizeByObject(isCanaryIngress);
 
 /** reportCanaryAnnotationsWithoutCanary's diagnostics, memoized per frozen Ingress (memo.ts). */
-const canaryAnnotationsWithoutCanary = memoizeByObject((ingress: Ingress): readonly Diagnostic[] => {
+export const canaryAnnotationDiagnostics = memoizeByObject((ingress: Ingress): readonly Diagnostic[] => {
   const diagnostics: Diagnostic[] = [];
   reportCanaryAnnotationsWithoutCanary(ingress, diagnostics);
   return diagnostics;
@@ -397,7 +397,7 @@ export function attachCanaryIngresses<T>(
   diagnostics: Diagnostic[],
   use: (target: T | null) => void,
 ): VirtualHost[] {
-  for (const ingress of mainIngresses) for (const d of canaryAnnotationsWithoutCanary(ingress)) diagnostics.push(d);
+  for (const ingress of mainIngresses) for (const d of canaryAnnotationDiagnostics(ingress)) diagnostics.push(d);
   const candidates: CanaryCandidate[] = [];
   const targets = new Map<string, T | null>();
   for (const ingress of canaryIngresses) {

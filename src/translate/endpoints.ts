@@ -18,11 +18,11 @@ import { isObject, listOf } from './shape.ts';
  */
 export function buildUpstream(target: UpstreamTarget, index: ServiceIndex): Upstream {
   // Memoized per target while its Service's slices are the same objects (memo.ts).
-  return buildUpstreamMemoized(target, index, sliceKeyOf, (slices) => buildUpstreamFrom(target, slices));
+  return buildUpstreamMemoized(target, index, upstreamSliceKey, (slices) => buildUpstreamFrom(target, slices));
 }
 
 /** Where the target's EndpointSlices are in ServiceIndex.slices; null: none are read (ExternalName). */
-function sliceKeyOf(target: UpstreamTarget): string | null {
+export function upstreamSliceKey(target: UpstreamTarget): string | null {
   return isExternalName(target.service) ? null : `${target.namespace}/${target.service.metadata.name}`;
 }
 

@@ -7,9 +7,10 @@ import type { Ingress, ObjectRef } from '../model/kube.ts';
 import type { BackendRef, Route, RouteConfig, TranslateResult, Upstream, VirtualHost } from '../model/route-config.ts';
 import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
-import { indexServices, isExternalName, resolveServiceBackend } from './backends.ts';
-import { attachCanaryIngresses, partitionCanaryIngresses } from './canary.ts';
-import { buildUpstream } from './endpoints.ts';
+import { changedSliceServices, indexServices, isExternalName, resolveServiceBackend } from './backends.ts';
+import { attachCanaryIngresses, canaryAnnotationDiagnostics, isCanaryIngress, partitionCanaryIngresses } from './canary.ts';
+import { compareByName, diffLists } from './list-diff.ts';
+import { buildUpstream, upstreamSliceKey } from './endpoints.ts';
 import { memoizeByObject, readIngressMemoized, sameElements } from './memo.ts';
 import type { HostKind } from './hosts.ts';
 import { indexIngressClasses, isIngressOwned } from './ingress-class.ts';
@@ -30,6 +31,325 @@ interface HostBuilder {
 }
 
 export function translate(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
+  const last = lastTranslate;
+  // An EndpointSlice-only change (the most frequent kind: every rollout) keeps every route: only
+  // the upstreams of the Services whose slices changed are built again (patchUpstreams).
+  const index = indexServices(snapshot.services, snapshot.endpointSlices);
+  if (
+    last !== null &&
+    last.options === options &&
+    last.snapshot.ingresses === snapshot.ingresses &&
+    last.snapshot.ingressClasses === snapshot.ingressClasses &&
+    last.snapshot.services === snapshot.services &&
+    last.snapshot.secrets === snapshot.secrets
+  ) {
+    const changed = changedSliceServices(last.snapshot.endpointSlices, snapshot.endpointSlices);
+    if (changed !== null) return remember(snapshot, options, last.routing, patchUpstreams(last.upstreams, changed, index));
+  }
+  // A few Ingresses edited, added or removed (nothing else that routes depend on): patchRouting.
+  const patched =
+    last !== null &&
+    last.options === options &&
+    last.snapshot.ingressClasses === snapshot.ingressClasses &&
+    last.snapshot.services === snapshot.services &&
+    last.snapshot.secrets === snapshot.secrets
+      ? patchRouting(last.routing, last.snapshot.ingresses, snapshot, options, index)
+      : null;
+  if (patched !== null && last !== null) {
+    // The upstream targets changed only where the patched hosts' uses did.
+    const targets = patchTargets(last.upstreams.targets, patched.targetChange);
+    const upstreams =
+      last.snapshot.endpointSlices === snapshot.endpointSlices
+        ? patchUpstreamSet(last.upstreams, patched.targetChange, index)
+        : buildUpstreams(targets, index, last.upstreams);
+    return remember(snapshot, options, { ...patched.routing, targets: upstreams.targets }, upstreams);
+  }
+  const routing = translateRouting(snapshot, options, index);
+  return remember(snapshot, options, routing, buildUpstreams(routing.targets, index, last?.upstreams ?? null));
+}
+
+/** Everything translate derives without looking at endpoints (steps 1-4, 6, 7). */
+interface RoutingPart {
+  readonly virtualHosts: readonly VirtualHost[];
+  readonly defaultBackend: BackendRef | null;
+  readonly tls: ReturnType<typeof translateTls>;
+  /** Upstream targets, in first-use order. */
+  readonly targets: readonly UpstreamTarget[];
+  /** Every diagnostic of these steps (unsorted; sortUnique'd with step 5's). */
+  readonly diagnostics: readonly Diagnostic[];
+  /** For patchRouting: the host assembly (with the main Ingresses and their reads), how many canaries, step 4. */
+  readonly assembly: HostAssembly;
+  readonly canaries: number;
+  readonly globalDefault: ResolvedBackend | null;
+  /** Uses per upstream key (routes, host defaults, the controller-wide default); null with canaries. */
+  readonly uses: ReadonlyMap<string, number> | null;
+}
+
+/** Upstream keys no longer used, and targets of keys newly used (patchRouting). */
+interface TargetChange {
+  readonly removed: ReadonlySet<string>;
+  readonly added: readonly UpstreamTarget[];
+}
+
+function patchTargets(last: readonly UpstreamTarget[], change: TargetChange): UpstreamTarget[] {
+  const targets = change.removed.size === 0 ? last.slice() : last.filter((t) => !change.removed.has(t.key));
+  for (const t of change.added) targets.push(t);
+  return targets;
+}
+
+/**
+ * buildUpstreams for the targets patchTargets gives, when the slices are the same: the removed
+ * keys' upstreams leave, the added ones are built; every other upstream is kept as it is.
+ */
+function patchUpstreamSet(last: UpstreamPart, change: TargetChange, index: ServiceIndex): UpstreamPart {
+  const targets: UpstreamTarget[] = [];
+  const sliceKeys: (string | null)[] = [];
+  const built: Upstream[] = [];
+  const problems: (Diagnostic | null)[] = [];
+  const sorted = last.sorted.slice();
+  for (let i = 0; i < last.targets.length; i++) {
+    if (change.removed.has(last.targets[i].key)) continue;
+    targets.push(last.targets[i]);
+    sliceKeys.push(last.sliceKeys[i]);
+    built.push(last.built[i]);
+    problems.push(last.problems[i]);
+  }
+  for (const key of change.removed) sorted.splice(findUpstream(sorted, key), 1);
+  for (const target of change.added) {
+    const upstream = buildUpstream(target, index);
+    targets.push(target);
+    sliceKeys.push(upstreamSliceKey(target));
+    built.push(upstream);
+    problems.push(noReadyEndpoints(target, upstream));
+    sorted.splice(findUpstream(sorted, upstream.key), 0, upstream);
+  }
+  return { targets, sliceKeys, built, problems, sorted };
+}
+
+/** Uses per upstream key of an assembly and the controller-wide default. */
+function countUses(used: readonly UpstreamTarget[], globalDefault: ResolvedBackend | null): Map<string, number> {
+  const uses = new Map<string, number>();
+  for (const t of used) uses.set(t.key, (uses.get(t.key) ?? 0) + 1);
+  const d = globalDefault?.target ?? null;
+  if (d !== null) uses.set(d.key, (uses.get(d.key) ?? 0) + 1);
+  return uses;
+}
+
+/** Above this many Ingresses changed, patchRouting is not tried. */
+const MAX_PATCHED_ROUTING = 16;
+
+/**
+ * translateRouting for a snapshot whose Ingresses differ from those of `last` in a few objects
+ * (edited, added, removed), everything else routes depend on being the same (the caller checks);
+ * null when that is not simple, then the caller translates in full. Only when: no canary Ingress
+ * before, none among the changed Ingresses after, and no changed Ingress (before or after) that
+ * is ours sets spec.tls or spec.defaultBackend (certificates, ssl-redirect hosts and the
+ * controller-wide default then stay as they are). The diagnostics of the changed Ingresses leave
+ * (by value) and come back as they are now; the host assembly is patched (applyEdits).
+ */
+function patchRouting(
+  last: RoutingPart,
+  before: readonly Ingress[],
+  snapshot: Snapshot,
+  options: TranslateOptions,
+  index: ServiceIndex,
+): { readonly routing: RoutingPart; readonly targetChange: TargetChange } | null {
+  const after = snapshot.ingresses;
+  if (last.canaries > 0 || last.uses === null || before === after || !Object.isFrozen(after)) return null;
+  const diff = diffLists(before, after, MAX_PATCHED_ROUTING);
+  if (diff === null) return null;
+  // 1. Pair the objects that left and came by key: an edit, a removal or an addition each.
+  const changes = new Map<string, { old: Ingress | null; now: Ingress | null }>();
+  const key = (i: Ingress): string => `${i.metadata?.namespace ?? ''}/${i.metadata?.name ?? ''}`;
+  for (const i of diff.removed) changes.set(key(i), { old: i, now: null });
+  for (const i of diff.added) {
+    const change = changes.get(key(i));
+    if (change !== undefined && change.now === null) change.now = i;
+    else if (change === undefined) changes.set(key(i), { old: null, now: i });
+    else return null; // two objects under one key: not a store's list
+  }
+  // 2. Per change: ours (and main) before/after, the diagnostics it contributed, its read.
+  const classes = indexIngressClasses(snapshot.ingressClasses, options);
+  const diagnostics = last.diagnostics.slice();
+  const main = last.assembly.main.slice();
+  const reads = last.assembly.reads.slice();
+  const edits: AssemblyEdit[] = [];
+  const isMain = (ingress: Ingress | null): ingress is Ingress => ingress !== null && isIngressOwned(ingress, classes, options);
+  for (const { old, now } of changes.values()) {
+    const wasMain = isMain(old);
+    const nowMain = isMain(now);
+    for (const ingress of [wasMain ? old : null, nowMain ? now : null]) {
+      if (ingress === null) continue;
+      if (isCanaryIngress(ingress) || hasTls(ingress) || ingress.spec?.defaultBackend !== undefined) return null;
+    }
+    let oldRead: IngressRoutes | null = null;
+    let newRead: IngressRoutes | null = null;
+    if (wasMain) {
+      const gone: Diagnostic[] = [...unsupportedAnnotations(old), ...canaryAnnotationDiagnostics(old)];
+      oldRead = readIngressMemoized(old, index, (d) => gone.push(d), readIngress);
+      if (!removeDiagnostics(diagnostics, gone)) return null;
+    }
+    if (nowMain) {
+      for (const d of unsupportedAnnotations(now)) diagnostics.push(d);
+      for (const d of canaryAnnotationDiagnostics(now)) diagnostics.push(d);
+      newRead = readIngressMemoized(now, index, (d) => diagnostics.push(d), readIngress);
+    }
+    // The main list (snapshot order) gets the same edit.
+    const probe = (now ?? old)!;
+    let at = 0;
+    let hi = main.length;
+    while (at < hi) {
+      const mid = (at + hi) >>> 1;
+      if (compareByName(main[mid], probe) < 0) at = mid + 1;
+      else hi = mid;
+    }
+    const found = at < main.length && compareByName(main[at], probe) === 0;
+    if (found !== wasMain || (wasMain && main[at] !== old)) return null;
+    if (wasMain && nowMain) {
+      main[at] = now;
+      reads[at] = newRead;
+    } else if (wasMain) {
+      main.splice(at, 1);
+      reads.splice(at, 1);
+    } else if (nowMain) {
+      main.splice(at, 0, now);
+      reads.splice(at, 0, newRead);
+    }
+    if (oldRead !== null || newRead !== null) edits.push({ before: oldRead, after: newRead });
+  }
+  // 3. Hosts (steps 3 and 5), then the targets as translateRouting collects them.
+  const lastAssemblyNow = last.assembly;
+  const assembly = edits.length === 0 ? { ...lastAssemblyNow, main, reads, left: [], came: [] } : applyEdits(lastAssemblyNow, edits, main, reads);
+  if (assembly === null) return null;
+  if (!removeDiagnostics(diagnostics, lastAssemblyNow.diagnostics)) return null;
+  for (const d of assembly.diagnostics) diagnostics.push(d);
+  lastAssembly = assembly;
+  // 4. Uses per key: the patched hosts' old uses out, their new ones in (the default stays).
+  const uses = new Map(last.uses);
+  const removed = new Set<string>();
+  const added: UpstreamTarget[] = [];
+  for (const t of assembly.left ?? []) {
+    const n = uses.get(t.key)! - 1;
+    if (n > 0) uses.set(t.key, n);
+    else {
+      uses.delete(t.key);
+      removed.add(t.key);
+    }
+  }
+  for (const t of assembly.came ?? []) {
+    const n = uses.get(t.key) ?? 0;
+    uses.set(t.key, n + 1);
+    if (n > 0) continue;
+    if (removed.has(t.key)) removed.delete(t.key); // still used: keeps its upstream
+    else added.push(t);
+  }
+  const routing: RoutingPart = {
+    virtualHosts: assembly.virtualHosts.slice(), // as attachCanaryIngresses returns them without canaries
+    defaultBackend: last.defaultBackend,
+    tls: last.tls,
+    targets: last.targets, // replaced by the caller (patchTargets)
+    diagnostics,
+    assembly,
+    canaries: 0,
+    globalDefault: last.globalDefault,
+    uses,
+  };
+  return { routing, targetChange: { removed, added } };
+}
+
+
+/** Step 5's upstreams: per target (same positions), its Upstream and NoReadyEndpoints diagnostic. */
+interface UpstreamPart {
+  readonly targets: readonly UpstreamTarget[];
+  /** Where each target's EndpointSlices are in ServiceIndex.slices (null: none are read). */
+  readonly sliceKeys: readonly (string | null)[];
+  readonly built: readonly Upstream[];
+  readonly problems: readonly (Diagnostic | null)[];
+  /** `built` sorted by key: RouteConfig.upstreams. */
+  readonly sorted: readonly Upstream[];
+}
+
+/**
+ * The previous call's input and its two parts, for the EndpointSlice-only path. A cache of a pure
+ * function: that path returns exactly what a full translate of the snapshot returns.
+ */
+let lastTranslate: { readonly snapshot: Snapshot; readonly options: TranslateOptions; readonly routing: RoutingPart; readonly upstreams: UpstreamPart } | null = null;
+
+function remember(snapshot: Snapshot, options: TranslateOptions, routing: RoutingPart, upstreams: UpstreamPart): TranslateResult {
+  lastTranslate = Object.isFrozen(snapshot) ? { snapshot, options, routing, upstreams } : null;
+  const { tls } = routing;
+  const config: RouteConfig = {
+    virtualHosts: routing.virtualHosts,
+    defaultBackend: routing.defaultBackend,
+    upstreams: upstreams.sorted,
+    ...(tls.certificates.length > 0 ? { certificates: tls.certificates } : {}),
+    ...(tls.defaultCertificate !== null ? { defaultCertificate: tls.defaultCertificate } : {}),
+  };
+  const diagnostics = routing.diagnostics.slice();
+  for (const d of upstreams.problems) if (d !== null) diagnostics.push(d);
+  return { config, diagnostics: sortUnique(diagnostics) };
+}
+
+/**
+ * Step 5: every target's Upstream, and a warning for each without a ready endpoint. The very same
+ * Upstreams as `previous` (memo.ts shares unchanged ones) keep its sorted list: no sort per change.
+ */
+function buildUpstreams(targets: readonly UpstreamTarget[], index: ServiceIndex, previous: UpstreamPart | null): UpstreamPart {
+  const built: Upstream[] = [];
+  const problems: (Diagnostic | null)[] = [];
+  for (const target of targets) {
+    const upstream = buildUpstream(target, index);
+    built.push(upstream);
+    problems.push(noReadyEndpoints(target, upstream));
+  }
+  if (previous !== null && sameElements(previous.built, built)) return { targets, sliceKeys: previous.sliceKeys, built, problems, sorted: previous.sorted };
+  const sorted = built.slice().sort((a, b) => compareStrings(a.key, b.key));
+  return { targets, sliceKeys: targets.map(upstreamSliceKey), built, problems, sorted };
+}
+
+/** buildUpstreams for the same targets when only the slices of the Services `changed` differ. */
+function patchUpstreams(last: UpstreamPart, changed: ReadonlySet<string>, index: ServiceIndex): UpstreamPart {
+  const built = last.built.slice();
+  const problems = last.problems.slice();
+  const sorted = last.sorted.slice();
+  for (let i = 0; i < last.targets.length; i++) {
+    const sliceKey = last.sliceKeys[i];
+    if (sliceKey === null || !changed.has(sliceKey)) continue;
+    const target = last.targets[i];
+    const upstream = buildUpstream(target, index);
+    sorted[findUpstream(sorted, upstream.key)] = upstream;
+    built[i] = upstream;
+    problems[i] = noReadyEndpoints(target, upstream);
+  }
+  return { targets: last.targets, sliceKeys: last.sliceKeys, built, problems, sorted };
+}
+
+/** Index of the upstream with `key` in a list sorted by key (it is there: same targets). */
+function findUpstream(sorted: readonly Upstream[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareStrings(sorted[mid].key, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function noReadyEndpoints(target: UpstreamTarget, upstream: Upstream): Diagnostic | null {
+  if (upstream.endpoints.some((e) => e.ready)) return null;
+  const why = isExternalName(target.service)
+    ? 'is an ExternalName Service without spec.externalName'
+    : `has ${upstream.endpoints.length === 0 ? 'no endpoints' : 'no ready endpoints'} for port ${upstream.servicePort}`;
+  return {
+    severity: 'warning',
+    object: { kind: 'Service', namespace: upstream.namespace, name: upstream.service },
+    reason: 'NoReadyEndpoints',
+    message: `the Service ${why}; requests routed to it get 503`,
+  };
+}
+
+function translateRouting(snapshot: Snapshot, options: TranslateOptions, index: ServiceIndex): RoutingPart {
   const diagnostics: Diagnostic[] = [];
   const report = (diagnostic: Diagnostic): void => {
     diagnostics.push(diagnostic);
@@ -41,7 +361,6 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const owned = snapshot.ingresses.filter((ingress) => isIngressOwned(ingress, classes, options));
   const { main, canary } = partitionCanaryIngresses(owned);
   for (const ingress of owned) for (const d of unsupportedAnnotations(ingress)) report(d);
-  const index = indexServices(snapshot.services, snapshot.endpointSlices);
 
   // 2. Read every main Ingress (assembleHosts orders them oldest first: that order decides every
   //    conflict). Reading is memoized per Ingress object (memo.ts): an unchanged Ingress whose Services are
@@ -51,7 +370,8 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
 
   // 3.-5. Virtual hosts from the main Ingresses (assembleHosts), reused whole when every main
   //    Ingress read is the very same as last time (an EndpointSlice or unrelated change).
-  const { ingresses, virtualHosts, used, diagnostics: hostDiagnostics } = assembleHosts(main, reads);
+  const assembly = assembleHosts(main, reads);
+  const { ingresses, virtualHosts, used, diagnostics: hostDiagnostics } = assembly;
   for (const d of hostDiagnostics) report(d);
 
   // 4. The controller-wide default backend: the oldest Ingress's spec.defaultBackend, else
@@ -77,34 +397,10 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
     use,
   );
 
-  const upstreams: Upstream[] = [];
-  for (const target of targets.values()) {
-    const upstream = buildUpstream(target, index);
-    upstreams.push(upstream);
-    if (!upstream.endpoints.some((e) => e.ready)) {
-      const why = isExternalName(target.service)
-        ? 'is an ExternalName Service without spec.externalName'
-        : `has ${upstream.endpoints.length === 0 ? 'no endpoints' : 'no ready endpoints'} for port ${upstream.servicePort}`;
-      report({
-        severity: 'warning',
-        object: { kind: 'Service', namespace: upstream.namespace, name: upstream.service },
-        reason: 'NoReadyEndpoints',
-        message: `the Service ${why}; requests routed to it get 503`,
-      });
-    }
-  }
-  upstreams.sort((a, b) => compareStrings(a.key, b.key));
-
   // 7. Certificates for the HTTPS listener (tls.ts).
   const tls = translateTls(main, snapshot.secrets, options, diagnostics);
-  const config: RouteConfig = {
-    virtualHosts: withCanaries,
-    defaultBackend: globalDefault?.ref ?? null,
-    upstreams,
-    ...(tls.certificates.length > 0 ? { certificates: tls.certificates } : {}),
-    ...(tls.defaultCertificate !== null ? { defaultCertificate: tls.defaultCertificate } : {}),
-  };
-  return { config, diagnostics: sortUnique(diagnostics) };
+  const uses = canary.length === 0 ? countUses(used, globalDefault) : null;
+  return { virtualHosts: withCanaries, defaultBackend: globalDefault?.ref ?? null, tls, targets: [...targets.values()], diagnostics, assembly, canaries: canary.length, globalDefault, uses };
 }
 
 /** reportUnsupportedAnnotations of one Ingress, memoized per frozen Ingress (memo.ts). */
@@ -126,6 +422,9 @@ interface HostAssembly {
   /** Upstream targets in the order the routes and host defaults use them (first use wins a key). */
   readonly used: readonly UpstreamTarget[];
   readonly diagnostics: readonly Diagnostic[];
+  /** Set by applyEdits: the patched hosts' uses before and after (patchRouting counts them). */
+  readonly left?: readonly UpstreamTarget[];
+  readonly came?: readonly UpstreamTarget[];
 }
 
 /**
@@ -173,7 +472,7 @@ const MAX_PATCHED_INGRESSES = 4;
 function patchAssembly(last: HostAssembly, main: readonly Ingress[], reads: readonly (IngressRoutes | null)[]): HostAssembly | null {
   if (main.length !== last.main.length || reads.length !== last.reads.length) return null;
   // 1. The edited positions.
-  const edits: { readonly before: IngressRoutes; readonly after: IngressRoutes }[] = [];
+  const edits: AssemblyEdit[] = [];
   for (let i = 0; i < main.length; i++) {
     if (main[i] === last.main[i] && reads[i] === last.reads[i]) continue;
     const before = last.reads[i];
@@ -184,30 +483,70 @@ function patchAssembly(last: HostAssembly, main: readonly Ingress[], reads: read
     edits.push({ before, after });
   }
   if (edits.length === 0) return null;
+  return applyEdits(last, edits, main, reads);
+}
 
-  // 2. The new age order: each edited Ingress takes its predecessor's place.
+/** One main Ingress read before and after a change; null: it was not there (or unreadable). */
+interface AssemblyEdit {
+  readonly before: IngressRoutes | null;
+  readonly after: IngressRoutes | null;
+}
+
+/**
+ * The assembly with `edits` applied (Ingresses edited, added or removed; none with spec.tls before
+ * or after: the caller checks), given the new main Ingresses and their reads; null when that is
+ * not simple (then everything is assembled again): an Ingress not found where it should be, a
+ * creationTimestamp tie at an insert, or an upstream key touched that is used with different
+ * Service ports (then which use comes first decides the upstream). The hosts of the edited
+ * Ingresses are built again from all their Ingresses, with exactly the code of the full assembly;
+ * everything else is kept.
+ */
+function applyEdits(last: HostAssembly, edits: readonly AssemblyEdit[], main: readonly Ingress[], reads: readonly (IngressRoutes | null)[]): HostAssembly | null {
+  // 2. The new age order: an edit keeping its age takes its predecessor's place; otherwise the
+  //    old read leaves and the new one goes where the age order puts it.
   const ingresses = last.ingresses.slice();
   const affected = new Set<string>();
   for (const { before, after } of edits) {
-    const at = ingresses.indexOf(before);
-    if (at === -1) return null;
-    ingresses[at] = after;
-    for (const { host } of before.hosts) affected.add(host);
-    for (const { host } of after.hosts) affected.add(host);
+    if (before !== null && after !== null && compareIngressAge(before.age, after.age) === 0 && before.age.createdAt === after.age.createdAt) {
+      const at = ingresses.indexOf(before);
+      if (at === -1) return null;
+      ingresses[at] = after;
+    } else {
+      if (before !== null) {
+        const at = ingresses.indexOf(before);
+        if (at === -1) return null;
+        ingresses.splice(at, 1);
+      }
+      if (after !== null) {
+        const at = findAge(ingresses, after);
+        const tie = (i: number): boolean => i >= 0 && i < ingresses.length && compareIngressAge(ingresses[i].age, after.age) === 0;
+        if (tie(at) || tie(at - 1)) return null; // equal ages keep snapshot order: not patched
+        ingresses.splice(at, 0, after);
+      }
+    }
+    for (const { host } of before?.hosts ?? []) affected.add(host);
+    for (const { host } of after?.hosts ?? []) affected.add(host);
   }
 
-  // 3. The affected hosts as they were and as they are now (same code as the full assembly).
+  // 3. The affected hosts as they were and as they are now (same code as the full assembly, given
+  //    only the Ingresses with an affected host, in the same order).
   const scratch = new Map<string, VirtualHost>();
-  const old = buildHosts(last.ingresses, last.tlsHosts, affected, scratch);
-  const now = buildHosts(ingresses, last.tlsHosts, affected, scratch);
+  const old = buildHosts(onHosts(last.ingresses, affected), last.tlsHosts, affected, scratch);
+  const now = buildHosts(onHosts(ingresses, affected), last.tlsHosts, affected, scratch);
 
   // 4. Upstream keys whose first use could move: refuse when any is used with two Service ports.
+  //    The old uses of the affected hosts leave one for one (a target can also serve other hosts).
   const keys = new Map<string, UpstreamTarget>();
   for (const t of [...old.used, ...now.used]) keys.set(t.key, t);
-  const removed = new Set<UpstreamTarget>(old.used);
+  const leaving = new Map<UpstreamTarget, number>();
+  for (const t of old.used) leaving.set(t, (leaving.get(t) ?? 0) + 1);
   const used: UpstreamTarget[] = [];
   for (const t of last.used) {
-    if (removed.has(t)) continue;
+    const n = leaving.get(t);
+    if (n !== undefined && n > 0) {
+      leaving.set(t, n - 1);
+      continue;
+    }
     used.push(t);
     const seen = keys.get(t.key);
     if (seen !== undefined && seen.servicePort !== t.servicePort && (seen.servicePort.name ?? '') !== (t.servicePort.name ?? '')) return null;
@@ -231,14 +570,47 @@ function patchAssembly(last: HostAssembly, main: readonly Ingress[], reads: read
 
   // 6. Diagnostics: the affected hosts' old ones out (by value), their new ones in.
   const diagnostics = last.diagnostics.slice();
-  for (const d of old.diagnostics) {
-    const at = diagnostics.findIndex((x) => compareDiagnostics(x, d) === 0);
-    if (at === -1) return null;
-    diagnostics.splice(at, 1);
-  }
+  if (!removeDiagnostics(diagnostics, old.diagnostics)) return null;
   for (const d of now.diagnostics) diagnostics.push(d);
 
-  return { main, reads, ingresses, tlsHosts: last.tlsHosts, virtualHosts, used, diagnostics };
+  return { main, reads, ingresses, tlsHosts: last.tlsHosts, virtualHosts, used, diagnostics, left: old.used, came: now.used };
+}
+
+/** The Ingresses with a rule for one of `hosts`, in the same order (a plain loop: runs per change over all). */
+function onHosts(ingresses: readonly IngressRoutes[], hosts: ReadonlySet<string>): IngressRoutes[] {
+  const out: IngressRoutes[] = [];
+  for (const ingress of ingresses) {
+    const list = ingress.hosts;
+    for (let h = 0; h < list.length; h++) {
+      if (hosts.has(list[h].host)) {
+        out.push(ingress);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Removes one copy of each of `gone` from `list` (compared by value); false if one is missing. */
+function removeDiagnostics(list: Diagnostic[], gone: readonly Diagnostic[]): boolean {
+  for (const d of gone) {
+    const at = list.findIndex((x) => compareDiagnostics(x, d) === 0);
+    if (at === -1) return false;
+    list.splice(at, 1);
+  }
+  return true;
+}
+
+/** Index where `ingress` goes in a list sorted by compareIngressAge. */
+function findAge(list: readonly IngressRoutes[], ingress: IngressRoutes): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareIngressAge(list[mid].age, ingress.age) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Index where `vhost` is or would be inserted in a list sorted by compareVirtualHosts. */

@@ -40,9 +40,12 @@ function obj(raw: unknown): KubeObject {
 
 class World {
   readonly #random: () => number;
+  /** Chance of a canary Ingress (0: translate's Ingress patch path can apply). */
+  readonly #canaryChance: number;
   #rv = 1;
-  constructor(seed: number) {
+  constructor(seed: number, canaryChance = 0.2) {
     this.#random = seededRandom(seed);
+    this.#canaryChance = canaryChance;
   }
   pick<T>(list: readonly T[]): T {
     return list[Math.floor(this.#random() * list.length)];
@@ -95,7 +98,7 @@ class World {
       rules.push({ ...(host === '' ? {} : { host }), http: { paths } });
     }
     const annotations: Record<string, string> = {};
-    if (this.chance(0.2)) {
+    if (this.chance(this.#canaryChance)) {
       annotations['nginx.ingress.kubernetes.io/canary'] = 'true';
       if (this.chance(0.5)) annotations['nginx.ingress.kubernetes.io/canary-weight'] = String(this.pick([10, 50, 100]));
       if (this.chance(0.5)) annotations['nginx.ingress.kubernetes.io/canary-by-header'] = 'x-canary';
@@ -114,9 +117,9 @@ class World {
   }
 
   /** One random change: an upsert (new or edited object) or a delete. */
-  change(store: Store): void {
+  change(store: Store, kinds: readonly KubeKind[] = ['Ingress', 'Ingress', 'Service', 'EndpointSlice', 'EndpointSlice']): void {
     const namespace = this.pick(NAMESPACES);
-    const kind = this.pick<KubeKind>(['Ingress', 'Ingress', 'Service', 'EndpointSlice', 'EndpointSlice']);
+    const kind = this.pick<KubeKind>(kinds);
     const name =
       kind === 'Ingress' ? `i${Math.floor(this.#random() * 8)}` : kind === 'Service' ? this.pick(SERVICES) : `${this.pick(SERVICES)}-${Math.floor(this.#random() * 2)}`;
     if (this.chance(0.15)) {
@@ -155,10 +158,34 @@ function deepCopy(snapshot: Snapshot): Snapshot {
   return JSON.parse(JSON.stringify(snapshot)) as Snapshot;
 }
 
-test('incremental rebuilds after random changes equal a from-scratch translate + compile', () => {
+/**
+ * Each step's changes: `mixed` = 1-3 random changes of any kind; `by-kind` = runs of one kind;
+ * `ingresses` = 1-3 Ingress changes (edits, additions, deletions) in a world without canaries.
+ */
+type Mix = 'mixed' | 'by-kind' | 'ingresses';
+
+function changeStep(world: World, store: Store, step: number, mix: Mix): void {
+  if (mix === 'mixed') {
+    const changes = 1 + Math.floor(step % 3);
+    for (let c = 0; c < changes; c++) world.change(store);
+    return;
+  }
+  if (mix === 'ingresses') {
+    const changes = 1 + Math.floor(step % 3);
+    for (let c = 0; c < changes; c++) world.change(store, ['Ingress']);
+    return;
+  }
+  // The common change kinds alone: EndpointSlices (1-3 at once), one Ingress, one Service.
+  const kinds: readonly KubeKind[] = [['EndpointSlice'], ['EndpointSlice'], ['Ingress'], ['Service']][step % 4] as KubeKind[];
+  const changes = kinds[0] === 'EndpointSlice' ? 1 + Math.floor((step / 4) % 3) : 1;
+  for (let c = 0; c < changes; c++) world.change(store, kinds);
+}
+
+for (const mix of ['mixed', 'by-kind', 'ingresses'] as const) test(`incremental rebuilds after random changes (${mix}) equal a from-scratch translate + compile`, () => {
   const options: TranslateOptions = DEFAULT_TEST_OPTIONS;
+  let routingReused = 0;
   for (const seed of [1, 2, 3]) {
-    const world = new World(seed);
+    const world = new World(seed, mix === 'ingresses' ? 0 : 0.2);
     const store = new Store();
     store.apply({ type: 'upsert', object: obj({ kind: 'IngressClass', metadata: { name: 'switchyard' }, spec: { controller: options.controllerName } }) });
     for (const ns of NAMESPACES) {
@@ -172,8 +199,7 @@ test('incremental rebuilds after random changes equal a from-scratch translate +
     let table: RouteTable | null = null;
     let reusedHosts = 0;
     for (let step = 0; step < 120; step++) {
-      const changes = 1 + Math.floor(step % 3);
-      for (let c = 0; c < changes; c++) world.change(store);
+      changeStep(world, store, step, mix);
       const snapshot = store.snapshot();
 
       // The store's patched lists equal sorting everything again.
@@ -186,6 +212,8 @@ test('incremental rebuilds after random changes equal a from-scratch translate +
       }
 
       const result = translate(snapshot, options);
+      // The EndpointSlice-only path keeps the very routing part (same virtual host list).
+      if (table !== null && result.config.virtualHosts === table.config.virtualHosts) routingReused++;
       const expected = translateFromScratch(deepCopy(snapshot), options);
       assert.deepEqual(result, expected, `seed ${seed} step ${step}: translate`);
 
@@ -208,6 +236,7 @@ test('incremental rebuilds after random changes equal a from-scratch translate +
     }
     assert.ok(reusedHosts > 0, `seed ${seed}: no compiled virtual host was ever reused (the test would prove nothing)`);
   }
+  if (mix === 'by-kind') assert.ok(routingReused > 50, `the EndpointSlice-only path was taken ${routingReused} times (the test would prove little)`);
 });
 
 test('an unchanged Ingress keeps its Route objects; an unchanged Service its Upstream', () => {
