@@ -61,3 +61,23 @@ export async function until(check: () => Promise<boolean> | boolean, ms = 10_000
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** The JSON log lines a child writes to `stream`, parsed as they arrive (other lines ignored). */
+export function jsonLines(stream: NodeJS.ReadableStream): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  let buffer = '';
+  stream.on('data', (c: Buffer) => {
+    buffer += c.toString('utf8');
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) !== -1) {
+      const text = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        lines.push(JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        // not JSON
+      }
+    }
+  });
+  return lines;
+}

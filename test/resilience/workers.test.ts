@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { availableCpus } from '../../src/runtime/workers.ts';
 import { freePort } from '../e2e/helpers.ts';
-import { getText as get, oneAppManifest, until } from './helpers.ts';
+import { getText as get, jsonLines, oneAppManifest, until } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/switchyard.js', import.meta.url));
 
@@ -72,21 +72,7 @@ test('--workers 2: both workers serve, a change reaches every worker, a killed w
       '--sync-holdoff', '5ms'],
     { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const lines: Record<string, unknown>[] = [];
-  let buffer = '';
-  child.stdout.on('data', (c: Buffer) => {
-    buffer += c.toString('utf8');
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const text = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(text) as Record<string, unknown>);
-      } catch {
-        // not JSON
-      }
-    }
-  });
+  const lines = jsonLines(child.stdout);
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c));
   const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
