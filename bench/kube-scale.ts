@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeApiServer, kubeconfigFor } from '../test/support/kube-api-server.ts';
+import { SHIPPED_NODE_FLAGS } from '../src/node-flags.ts';
 
 const MiB = 1048576;
 
@@ -118,7 +119,8 @@ async function parent(): Promise<void> {
     if (e.verb === 'list' && firstListAt === 0) firstListAt = performance.now();
   });
   const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['child', kubeconfig], {
-    execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], // stdout: access log
+    // The shipped V8 flags (what bin/switchyard.js re-executes itself with), so memory is as shipped.
+    execArgv: ['--expose-gc', ...SHIPPED_NODE_FLAGS], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], // stdout: access log
   });
   try {
     const ready = await new Promise<ReadyMessage>((resolve, reject) => {

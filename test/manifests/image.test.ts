@@ -49,13 +49,13 @@ describe('Dockerfile', () => {
     assert.match(lastArgs('USER') ?? '', /^65532(:65532)?$/);
   });
 
-  it('ENTRYPOINT and CMD are exec form: node src/main.ts --source=kubernetes', () => {
+  it('ENTRYPOINT and CMD are exec form: node bin/switchyard.js --source=kubernetes', () => {
     const entrypoint = execForm(lastArgs('ENTRYPOINT') ?? '');
     assert.ok(entrypoint, 'ENTRYPOINT in exec form (signals reach node directly, no shell)');
     assert.equal(entrypoint.length, 2);
     assert.match(entrypoint[0], /^\/.*\/node$/, 'the image\'s own node binary, by absolute path');
     assert.doesNotMatch(entrypoint[0], /node_modules/, 'not the `node` devDependency');
-    assert.equal(entrypoint[1], 'src/main.ts');
+    assert.equal(entrypoint[1], 'bin/switchyard.js', 'the same start as `npm run controller` and the bench (shipped V8 flags)');
     assert.deepEqual(execForm(lastArgs('CMD') ?? ''), ['--source=kubernetes']);
   });
 
