@@ -13,6 +13,7 @@ import { startSwitchyard, switchyardUnavailable, type Switchyard } from '../lib/
 import { delay } from '../lib/procs.ts';
 import { waitUntil } from '../lib/net.ts';
 import { num } from '../lib/report.ts';
+import { SHIPPED_NODE_FLAGS } from '../../src/node-flags.ts';
 
 const probeModule = fileURLToPath(new URL('../lib/memory-probe.ts', import.meta.url));
 const MiB = 1048576;
@@ -107,7 +108,7 @@ export const scaleScenario: Scenario = {
     return result(ctx, 'scale', {
       status: 'ok',
       note: big ? undefined : 'quick run: 10,000 Ingresses not measured',
-      settings: { endpointsPerService: 5, source: 'file (--manifests)' },
+      settings: { endpointsPerService: 5, source: 'file (--manifests)', started: `node bin/switchyard.js (re-executes with ${SHIPPED_NODE_FLAGS.join(' ')})` },
       data: { points },
       targets: [
         check('RSS at 10,000 Ingresses / 50,000 endpoints', '<= 300 MiB', big ? big.rssBeforeGcMiB : NaN, (v) => v <= 300, (v) => `${v} MiB`),
@@ -119,7 +120,7 @@ export const scaleScenario: Scenario = {
   markdown(r) {
     const { points } = r.data as { points: ScalePoint[] };
     const lines = [
-      'Time to first ready = controller start until the probe route answers. Memory 3 s after ready: heap after a full GC, RSS before and after that GC, peak RSS (VmHWM).',
+      `Started as shipped: ${String(r.settings.started ?? 'node src/main.ts')}. Time to first ready = controller start until the probe route answers. Memory 3 s after ready: heap after a full GC, the young generation before it, RSS before and after that GC, peak RSS (VmHWM).`,
       '',
       '| Ingresses | endpoints | time to first ready | heap used | heap total | young generation | RSS | RSS after GC | peak RSS |',
       '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
