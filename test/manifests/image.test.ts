@@ -249,8 +249,8 @@ describe('the image\'s entrypoint', () => {
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('lays out src/, package files and only production node_modules', () => {
-    assert.deepEqual(readdirSync(image.workdir).sort(), ['node_modules', 'package-lock.json', 'package.json', 'src']);
+  it('lays out bin/, src/, package files and only production node_modules', () => {
+    assert.deepEqual(readdirSync(image.workdir).sort(), ['bin', 'node_modules', 'package-lock.json', 'package.json', 'src']);
     const modules = readdirSync(join(image.workdir, 'node_modules'));
     for (const dev of ['node', 'typescript', 'kubernetes-models', 'autocannon']) assert.ok(!modules.includes(dev), dev);
   });
