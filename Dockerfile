@@ -23,14 +23,11 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 FROM gcr.io/distroless/nodejs24-debian12:nonroot AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
-# A young generation of at most 8 MiB per semi-space (default 16+): the pages V8 takes while a
-# large route table is first built are mostly young-generation churn; capping it keeps RSS at
-# 10,000 Ingresses / 50,000 endpoints near 265 MiB instead of ~350 (bench/PROFILE.md, section 6).
-ENV NODE_OPTIONS=--max-semi-space-size=8
 # Files stay owned by root and read-only to the process: the controller writes nothing outside
 # /tmp, so the container runs with readOnlyRootFilesystem (mount an emptyDir on /tmp).
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
+COPY bin ./bin
 COPY src ./src
 USER 65532:65532
 # http, https, admin (/healthz /readyz /metrics /debug/*)
@@ -42,5 +39,8 @@ STOPSIGNAL SIGTERM
 # Deployment's probes.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:10254/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["/nodejs/bin/node", "src/main.ts"]
+# bin/switchyard.js re-executes itself (same pid) with the shipped V8 flags, as with `npm run
+# controller` and the bench (src/node-flags.ts: a capped young generation keeps RSS at 10,000
+# Ingresses near 250 MiB instead of a figure that depends on the node's RAM; bench/PROFILE.md §6).
+ENTRYPOINT ["/nodejs/bin/node", "bin/switchyard.js"]
 CMD ["--source=kubernetes"]

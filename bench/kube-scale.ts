@@ -1,5 +1,5 @@
 // Kubernetes mode at scale (not part of `npm test`):
-//   node --expose-gc bench/kube-scale.ts [--ingresses 10000] [--endpoints-per-service 5] [--changes 10]
+//   node --expose-gc bench/kube-scale.ts [--ingresses 10000] [--endpoints-per-service 5] [--changes 10] [--node-args '...']
 // The in-repo test API server (this process) holds N Ingresses, N Services and N EndpointSlices
 // with 5 endpoints each (10,000 / 50,000 by default). The controller runs as a child process
 // (`--source kubernetes`, real informers, store, controller, proxy) so its memory is its own.
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeApiServer, kubeconfigFor } from '../test/support/kube-api-server.ts';
+import { SHIPPED_NODE_FLAGS } from '../src/node-flags.ts';
 
 const MiB = 1048576;
 
@@ -35,6 +36,13 @@ interface ReadyMessage {
   readonly heapUsed: number;
   readonly heapTotal: number;
   readonly rss: number;
+  /** Off-heap memory V8 knows of (Buffers, ArrayBuffers). */
+  readonly external: number;
+  /** Resident anonymous / file-backed memory (/proc/self/status RssAnon, RssFile). */
+  readonly rssAnon: number;
+  readonly rssFile: number;
+  /** The young generation's resident size before the GC. */
+  readonly newSpace: number;
   readonly httpPort: number;
   readonly storeCounts: unknown;
   /** CPU time (user + system) of the controller process until ready: less sensitive to a busy machine than wall time. */
@@ -56,10 +64,19 @@ async function child(kubeconfig: string): Promise<void> {
   await app.controller.whenReady();
   const readyAtMs = performance.now();
   const cpu = process.cpuUsage();
+  // Settle 3 s like the scale scenario (bench/scenarios/scale.ts) before sampling, so the two
+  // sources' figures compare: the sweeper and memory reducer finish, pages go back to the OS.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const { getHeapSpaceStatistics } = await import('node:v8');
+  const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0;
   (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 500));
   const mem = process.memoryUsage();
+  const status = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
   const message: ReadyMessage = {
     type: 'ready', syncedAtMs, readyAtMs, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, rss: mem.rss,
+    external: mem.external, rssAnon: kib('RssAnon'), rssFile: kib('RssFile'), newSpace,
     httpPort: app.httpAddress.port, storeCounts: app.store.counts(), cpuUntilReadyMs: Math.round((cpu.user + cpu.system) / 1000),
   };
   process.send!(message);
@@ -76,6 +93,8 @@ async function parent(): Promise<void> {
       ingresses: { type: 'string', default: '10000' },
       'endpoints-per-service': { type: 'string', default: '5' },
       changes: { type: 'string', default: '10' },
+      // Extra node flags for the controller, after the shipped ones (a later V8 flag wins).
+      'node-args': { type: 'string', default: '' },
     },
   });
   const count = Number(values.ingresses);
@@ -118,7 +137,8 @@ async function parent(): Promise<void> {
     if (e.verb === 'list' && firstListAt === 0) firstListAt = performance.now();
   });
   const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['child', kubeconfig], {
-    execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], // stdout: access log
+    // The shipped V8 flags (what bin/switchyard.js re-executes itself with), so memory is as shipped.
+    execArgv: ['--expose-gc', ...SHIPPED_NODE_FLAGS, ...values['node-args'].split(/\s+/).filter(Boolean)], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], // stdout: access log
   });
   try {
     const ready = await new Promise<ReadyMessage>((resolve, reject) => {
@@ -185,6 +205,10 @@ async function parent(): Promise<void> {
       heapUsedMiB: round1(ready.heapUsed / MiB),
       heapTotalMiB: round1(ready.heapTotal / MiB),
       rssMiB: round1(ready.rss / MiB),
+      rssAnonMiB: round1(ready.rssAnon / MiB),
+      rssFileMiB: round1(ready.rssFile / MiB),
+      externalMiB: round1(ready.external / MiB),
+      youngGenerationBeforeGcMiB: round1(ready.newSpace / MiB),
       listRequests: lists,
       changeToServedMs: { median: round1(latencies[Math.floor(latencies.length / 2)]), max: round1(latencies[latencies.length - 1]), runs: latencies.length },
       endpointChangeToServedMs: {

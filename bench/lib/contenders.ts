@@ -36,7 +36,7 @@ export function SHIPPED_ARGS(): string[] {
 const httpProxyScript = fileURLToPath(new URL('../servers/http-proxy.ts', import.meta.url));
 
 /** Writes the manifests for one route BENCH_HOST/ -> svc bench-up -> the upstream; returns the folder. */
-export function benchManifests(ctx: BenchContext, upstreamPort: number): ManifestDir {
+export function benchManifests(ctx: Pick<BenchContext, 'tmp'>, upstreamPort: number): ManifestDir {
   const dir = new ManifestDir(mkdtempSync(join(ctx.tmp, 'switchyard-')));
   dir.write('class.yaml', ingressClassYaml());
   dir.write('bench.yaml', docs(serviceYaml('bench-up', upstreamPort, ['127.0.0.1']), ingressYaml('bench', BENCH_HOST, 'bench-up')));

@@ -1,5 +1,7 @@
-// The Switchyard contender: the real controller (node src/main.ts) as its own process, pinned to
-// the server core, serving a generated --manifests folder on free ports.
+// The Switchyard contender: the real controller as its own process, pinned to the server core,
+// serving a generated --manifests folder on free ports. Started exactly as shipped: through
+// bin/switchyard.js (what the Dockerfile and `npm run controller` run), which re-executes itself
+// with the shipped V8 flags (src/node-flags.ts) unless `nodeArgs` sets them.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -8,6 +10,7 @@ import { freePort, get, waitUntil } from './net.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const mainTs = join(repoRoot, 'src/main.ts');
+const shippedEntry = join(repoRoot, 'bin/switchyard.js');
 const embedded = join(repoRoot, 'bench/servers/switchyard-embedded.ts');
 
 /** Why the controller cannot be benchmarked yet, or null when src/main.ts exists. */
@@ -55,7 +58,7 @@ export interface Switchyard {
 }
 
 export async function startSwitchyard(options: SwitchyardOptions): Promise<Switchyard> {
-  const entry = switchyardMode() === 'controller' ? mainTs : embedded;
+  const entry = switchyardMode() === 'controller' ? shippedEntry : embedded;
   const [port, httpsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
   const args = [
     ...(options.nodeArgs ?? []),

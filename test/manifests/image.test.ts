@@ -49,13 +49,13 @@ describe('Dockerfile', () => {
     assert.match(lastArgs('USER') ?? '', /^65532(:65532)?$/);
   });
 
-  it('ENTRYPOINT and CMD are exec form: node src/main.ts --source=kubernetes', () => {
+  it('ENTRYPOINT and CMD are exec form: node bin/switchyard.js --source=kubernetes', () => {
     const entrypoint = execForm(lastArgs('ENTRYPOINT') ?? '');
     assert.ok(entrypoint, 'ENTRYPOINT in exec form (signals reach node directly, no shell)');
     assert.equal(entrypoint.length, 2);
     assert.match(entrypoint[0], /^\/.*\/node$/, 'the image\'s own node binary, by absolute path');
     assert.doesNotMatch(entrypoint[0], /node_modules/, 'not the `node` devDependency');
-    assert.equal(entrypoint[1], 'src/main.ts');
+    assert.equal(entrypoint[1], 'bin/switchyard.js', 'the same start as `npm run controller` and the bench (shipped V8 flags)');
     assert.deepEqual(execForm(lastArgs('CMD') ?? ''), ['--source=kubernetes']);
   });
 
@@ -249,8 +249,8 @@ describe('the image\'s entrypoint', () => {
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('lays out src/, package files and only production node_modules', () => {
-    assert.deepEqual(readdirSync(image.workdir).sort(), ['node_modules', 'package-lock.json', 'package.json', 'src']);
+  it('lays out bin/, src/, package files and only production node_modules', () => {
+    assert.deepEqual(readdirSync(image.workdir).sort(), ['bin', 'node_modules', 'package-lock.json', 'package.json', 'src']);
     const modules = readdirSync(join(image.workdir, 'node_modules'));
     for (const dev of ['node', 'typescript', 'kubernetes-models', 'autocannon']) assert.ok(!modules.includes(dev), dev);
   });

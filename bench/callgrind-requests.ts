@@ -1,0 +1,105 @@
+// Instructions per proxied request under callgrind (bench/PROFILE.md sections 5 and 6), for
+// differences of a few percent that wall-clock rounds on a shared machine cannot resolve:
+//   node bench/callgrind-requests.ts [--node-args "--max-semi-space-size=0;--max-semi-space-size=8"] [--rounds 1] [--requests 2000] [--size 100]
+// For each variant (node flags given to the controller only, ';'-separated; variants alternated
+// per round): the controller (`node src/main.ts`, access log off, metrics on, the nginx upstream)
+// runs under `valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes`; 6,000
+// keep-alive warm-up requests (20 connections), then instrumentation on, exactly --requests
+// requests, off, dump. The figure is the main thread's count (compiler and GC helper threads vary).
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { BENCH_HOST, SHIPPED_ARGS, benchManifests } from './lib/contenders.ts';
+import { ensureNginx } from './lib/nginx.ts';
+import { installCleanup, pinSelf, start, stopAll } from './lib/procs.ts';
+import { LOAD_CORE, SERVER_CORE } from './lib/load.ts';
+import { freePort, get, waitUntil } from './lib/net.ts';
+import { repoRoot } from './lib/switchyard.ts';
+import { startUpstream } from './lib/upstreams.ts';
+
+const { values } = parseArgs({
+  options: {
+    'node-args': { type: 'string', default: '--max-semi-space-size=0;--max-semi-space-size=8;--max-semi-space-size=16' },
+    rounds: { type: 'string', default: '1' },
+    requests: { type: 'string', default: '2000' },
+    size: { type: 'string', default: '100' },
+  },
+});
+const variants = values['node-args'].split(';').map((v) => v.split(/\s+/).filter(Boolean));
+const requests = Number(values.requests);
+const log = (message: string): void => void process.stderr.write(`${message}\n`);
+
+const tmp = mkdtempSync(join(tmpdir(), 'swy-callgrind-'));
+installCleanup(() => rmSync(tmp, { recursive: true, force: true }));
+pinSelf(LOAD_CORE);
+
+async function load(port: number, amount: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    autocannon({ url: `http://127.0.0.1:${port}/b${values.size}`, headers: { host: BENCH_HOST }, connections: 20, amount, timeout: 60 }, (err, r) => {
+      if (err) reject(err);
+      else if (r.non2xx || r.errors) reject(new Error(`${r.non2xx} non-2xx, ${r.errors} errors`));
+      else resolve();
+    });
+  });
+}
+
+/** Main-thread instructions (Ir) of the controller under callgrind for `requests` requests. */
+async function measure(nodeArgs: readonly string[], outDir: string): Promise<{ main: number; all: number }> {
+  const [port, httpsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const manifests = benchManifests({ tmp }, upstreamPort);
+  const proc = start('callgrind', 'valgrind', [
+    '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(outDir, 'callgrind.out.%p')}`,
+    process.execPath, ...nodeArgs, join(repoRoot, 'src/main.ts'), '--manifests', manifests.dir,
+    '--http-port', String(port), '--https-port', String(httpsPort), '--admin-port', String(adminPort),
+    '--bind-address', '127.0.0.1', '--admin-bind-address', '127.0.0.1', '--log-level', 'warn', ...SHIPPED_ARGS(),
+  ], { core: SERVER_CORE, cwd: repoRoot });
+  try {
+    await waitUntil('controller under callgrind', async () => (await get(port, '/b100', BENCH_HOST, 5000, false)).status === 200, 300_000, 200);
+    await load(port, 6000);
+    const control = (arg: string): void => {
+      const r = spawnSync('callgrind_control', [...arg.split(' '), String(proc.pid)], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`callgrind_control ${arg}: ${r.stderr}`);
+    };
+    control('-i on');
+    await load(port, requests);
+    control('-i off');
+    control('-d');
+  } finally {
+    await proc.stop('SIGTERM', 30_000);
+  }
+  // --separate-threads: one file per thread, "<pid>-<thread>"; thread 01 is the main thread.
+  let main = 0;
+  let all = 0;
+  for (const file of readdirSync(outDir).filter((f) => f.startsWith('callgrind.out.'))) {
+    const m = readFileSync(join(outDir, file), 'utf8').match(/^totals: (\d+)/m);
+    const ir = m ? Number(m[1]) : 0;
+    all += ir;
+    if (/-01$/.test(file)) main = Math.max(main, ir);
+  }
+  return { main, all };
+}
+
+const nginx = ensureNginx(log);
+const upstream = await startUpstream(nginx ? 'nginx' : 'node', 'bench-up', tmp, nginx);
+const upstreamPort = upstream.port;
+const results: Record<string, Array<{ mainPerRequest: number; allPerRequest: number }>> = {};
+try {
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const nodeArgs of variants) {
+      const key = nodeArgs.join(' ') || '(none)';
+      const outDir = mkdtempSync(join(tmp, 'out-'));
+      const { main, all } = await measure(nodeArgs, outDir);
+      const figure = { mainPerRequest: Math.round(main / requests), allPerRequest: Math.round(all / requests) };
+      log(`  round ${round + 1} ${key.padEnd(28)} main thread ${figure.mainPerRequest} instr/req (all threads ${figure.allPerRequest})`);
+      (results[key] ??= []).push(figure);
+    }
+  }
+  console.log(JSON.stringify({ requests, size: Number(values.size), results }, null, 2));
+} finally {
+  await upstream.stop();
+  await stopAll();
+  rmSync(tmp, { recursive: true, force: true });
+}
