@@ -79,16 +79,19 @@ export class ProxyError extends Error {
 }
 
 /**
- * Map an undici/socket error (before any response byte was sent) to our code.
+ * Map an upstream client (http1-pool.ts, undici) or socket error (before any response byte was sent) to our code.
  * Called once per failed request, never on the success path.
  */
 export function classifyUpstreamError(err: unknown): ProxyErrorCode {
   const code = (err as { code?: string } | null)?.code;
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'SWY_UPSTREAM_CONNECT_TIMEOUT':
       return ProxyErrorCode.UPSTREAM_CONNECT_TIMEOUT;
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
+    case 'SWY_UPSTREAM_HEADERS_TIMEOUT':
+    case 'SWY_UPSTREAM_BODY_TIMEOUT':
     case 'ETIMEDOUT':
       return ProxyErrorCode.UPSTREAM_TIMEOUT;
     case 'ECONNREFUSED':
@@ -98,6 +101,7 @@ export function classifyUpstreamError(err: unknown): ProxyErrorCode {
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
     case 'UND_ERR_DESTROYED':
+    case 'SWY_UPSTREAM_CLOSED':
       return ProxyErrorCode.UPSTREAM_RESET;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
@@ -106,8 +110,10 @@ export function classifyUpstreamError(err: unknown): ProxyErrorCode {
     case 'EADDRNOTAVAIL':
       return ProxyErrorCode.UPSTREAM_UNREACHABLE;
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+    case 'SWY_CLIENT_BODY':
       return ProxyErrorCode.CLIENT_BODY;
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'SWY_UPSTREAM_BAD_RESPONSE':
     case 'UND_ERR_INFO':
     case 'UND_ERR_NOT_SUPPORTED':
     case 'ERR_INVALID_CHAR':

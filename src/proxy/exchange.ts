@@ -6,6 +6,7 @@ import type { CompiledRoute } from '../compile/compiled-route.ts';
 import { ProxyError, ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
 import { buildResponseHeaders, type RequestHeaderFacts } from './headers.ts';
 import type { UpstreamPool } from './upstreams.ts';
+import type { Http1Controller, Http1Handler } from './http1-pool.ts';
 import type { Balancer } from './balancers/balancer.ts';
 import { retryOnAnotherEndpoint } from './retry.ts';
 
@@ -43,7 +44,7 @@ const PLAIN_TEXT = 'text/plain; charset=utf-8';
  * exposes: startTime, route, endpoint, status, errorCode, bytesIn, bytesOut, upstreamStart,
  * responseStart, endTime (ms from performance.now()), requestId, host, path.
  */
-export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts {
+export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, RequestHeaderFacts {
   // -- undici dispatch options (read by Pool.dispatch(this, this)) --
   method: string;
   /** Path + query forwarded upstream (normalized path, original query). */
@@ -109,7 +110,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
   ended = false;
 
   // -- machinery --
-  controller: Dispatcher.DispatchController | null = null;
+  /** The client's per-request control (http1-pool.ts's, or undici's for https upstreams). */
+  controller: Http1Controller | null = null;
   phase: Phase = 0;
   timer: NodeJS.Timeout | null = null;
   waitingDrain = false;
@@ -146,14 +148,14 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     } else {
       this.phase = 2;
     }
-    pool.pool.dispatch(this as unknown as Dispatcher.DispatchOptions, this);
+    pool.pool.dispatch(this, this);
   }
 
-  // ---- undici handler ----
+  // ---- upstream client handler (http1-pool.ts; undici's DispatchHandler for https) ----
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: Http1Controller): void {
     this.controller = controller;
-    this.connectedAt = performance.now(); // undici calls this once the socket is connected
+    this.connectedAt = performance.now(); // the client calls this once the request has a connected socket
     if (this.done) controller.abort(new ProxyError(ProxyErrorCode.CLIENT_ABORTED));
   }
 
@@ -174,14 +176,26 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     }
   }
 
-  /** hot path */
+  /** undici (https upstreams): its parsed header object, flattened here. */
   onResponseStart(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
     statusMessage?: string,
   ): void {
     if (statusCode < 200) return; // 1xx: node already answered Expect itself; others are dropped
+    if (this.done) return;
+    const length = headers['content-length'];
+    // Throws on an invalid status message/header value: undici then aborts with that error (-> 502).
+    this.onResponseHead(controller, statusCode, statusMessage ?? '', buildResponseHeaders(headers), typeof length === 'string' ? Number(length) : -1);
+  }
+
+  /**
+   * The final response head, headers flat and without hop-by-hop ones; contentLength -1 = none.
+   * Throws on an invalid status message/header value (the client turns that into a 502).
+   * hot path
+   */
+  onResponseHead(_controller: Http1Controller, statusCode: number, statusMessage: string, out: string[], contentLength: number): void {
     if (this.done) return;
     if (this.timer !== null) {
       clearTimeout(this.timer);
@@ -191,18 +205,15 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     this.status = statusCode;
     this.responseStart = performance.now();
     const res = this.res;
-    // Throws on an invalid status message/header value: undici then aborts with that error (-> 502).
-    // The upstream's reason phrase is kept only when it is not the standard one node would send.
-    const out = buildResponseHeaders(headers);
     if (this.setCookie !== null) out.push('set-cookie', this.setCookie); // session affinity
-    const length = headers['content-length'];
-    if (typeof length === 'string' && this.method !== 'HEAD') this.remaining = Number(length);
-    if (statusMessage && statusMessage !== STATUS_CODES[statusCode]) res.writeHead(statusCode, statusMessage, out);
+    if (contentLength >= 0 && this.method !== 'HEAD') this.remaining = contentLength;
+    // The upstream's reason phrase is kept only when it is not the standard one node would send.
+    if (statusMessage !== '' && statusMessage !== STATUS_CODES[statusCode]) res.writeHead(statusCode, statusMessage, out);
     else res.writeHead(statusCode, out);
   }
 
   /** hot path */
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Http1Controller, chunk: Buffer): void {
     this.bytesOut += chunk.length;
     // The whole declared body in one chunk (most small responses): end with it.
     if (chunk.length === this.remaining && this.bytesOut === chunk.length && !this.done) {
@@ -224,7 +235,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeaderFacts 
     this.complete();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+  onResponseError(_controller: Http1Controller | null, err: Error): void {
     if (this.done) return; // client went away first; already completed
     // A connection failure before the response: try another endpoint (retry.ts).
     if (this.balancer !== null && retryOnAnotherEndpoint(this, err)) return;

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 
 /** Compare a header name to a lower-case literal, ignoring ASCII case, without allocating. */
-function nameIs(name: string, lower: string): boolean {
+export function nameIs(name: string, lower: string): boolean {
   // Header names are tokens (validated by node's parser): OR-ing 0x20 lower-cases letters and
   // leaves the other token characters that appear in our literals ("-") unchanged.
   for (let i = 0; i < lower.length; i++) {

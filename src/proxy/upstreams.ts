@@ -1,10 +1,38 @@
 import type { LookupFunction } from 'node:net';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
+import { Http1Pool, type Http1Handler, type Http1RequestOptions } from './http1-pool.ts';
+
+/** A request handler both clients can drive (the Exchange implements undici's and ours). */
+export type UpstreamHandler = Http1Handler & Dispatcher.DispatchHandler;
+
+/** What an UpstreamPool dispatches through: Http1Pool for http://, undici's Pool for https://. */
+export interface UpstreamDispatcher {
+  dispatch(options: Http1RequestOptions, handler: UpstreamHandler): boolean;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** undici's Pool behind the same interface (TLS upstreams: backend-protocol HTTPS). */
+class UndiciDispatcher implements UpstreamDispatcher {
+  readonly #pool: Pool;
+  constructor(pool: Pool) {
+    this.#pool = pool;
+  }
+  dispatch(options: Http1RequestOptions, handler: UpstreamHandler): boolean {
+    return this.#pool.dispatch(options as unknown as Dispatcher.DispatchOptions, handler);
+  }
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+  destroy(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}
 
 /** One keep-alive pool per upstream origin, plus the bookkeeping that lets idle pools be closed. */
 export class UpstreamPool {
   readonly origin: string;
-  readonly pool: Pool;
+  readonly pool: UpstreamDispatcher;
   /** Requests dispatched and not completed (a pool is never closed while this is > 0). */
   inflight = 0;
   /** Set on every use; the sweeper clears it, so "not used since the last sweep" costs no clock read. */
@@ -15,7 +43,7 @@ export class UpstreamPool {
   maxInflight = Infinity;
   closed = false;
 
-  constructor(origin: string, pool: Pool) {
+  constructor(origin: string, pool: UpstreamDispatcher) {
     this.origin = origin;
     this.pool = pool;
   }
@@ -82,7 +110,28 @@ export class UpstreamPools {
     let entry = this.#pools.get(origin);
     if (entry === undefined || entry.closed) {
       if (this.#closed) throw new Error('upstream pools are closed');
-      const pool = new Pool(origin, {
+      const pool = origin.startsWith('http:') ? this.#plainPool(origin) : this.#tlsPool(origin);
+      entry = new UpstreamPool(origin, pool);
+      entry.maxInflight = this.#maxInflight;
+      this.#pools.set(origin, entry);
+    }
+    return entry;
+  }
+
+  /** Plain http: the lean HTTP/1.1 client (http1-pool.ts). */
+  #plainPool(origin: string): UpstreamDispatcher {
+    return new Http1Pool(origin, {
+      connectTimeout: this.#connectTimeout,
+      keepAliveTimeout: this.#keepAliveTimeout,
+      connections: this.#maxConnections,
+      ...(this.#lookup ? { lookup: this.#lookup } : {}),
+    });
+  }
+
+  /** https (backend-protocol HTTPS): undici, for its TLS connection handling. */
+  #tlsPool(origin: string): UpstreamDispatcher {
+    return new UndiciDispatcher(
+      new Pool(origin, {
         connect: {
           timeout: this.#connectTimeout,
           noDelay: true,
@@ -93,12 +142,8 @@ export class UpstreamPools {
         keepAliveTimeout: this.#keepAliveTimeout,
         ...(this.#maxConnections > 0 ? { connections: this.#maxConnections } : {}),
         // Per-request headersTimeout/bodyTimeout are passed with each dispatch.
-      });
-      entry = new UpstreamPool(origin, pool);
-      entry.maxInflight = this.#maxInflight;
-      this.#pools.set(origin, entry);
-    }
-    return entry;
+      }),
+    );
   }
 
   /** Close pools that were not used for idleTimeout and have nothing in flight. */
