@@ -7,7 +7,7 @@
 //   against its own cache: we hand the whole list to the sink as one `replace` and drop the replayed
 //   per-object callbacks, so nothing is lost or duplicated;
 // - its typed list calls return model classes with Dates while watch events are raw JSON: we list
-//   raw JSON ourselves (kinds.ts, listRaw) and normalize both to the plain frozen shapes of
+//   raw JSON ourselves (kinds.ts, listObjects) and normalize both to the plain frozen shapes of
 //   model/kube.ts (no Dates, no managedFields, kind/apiVersion set);
 // - an exception in a callback would be swallowed (or, in the ListWatch, stop it): every callback
 //   is guarded, logged and counted, and a failed delivery is repaired by re-sending our cache;
@@ -16,7 +16,7 @@ import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../../model/kube.ts';
-import { listRaw } from './kinds.ts';
+import { listObjects } from './kinds.ts';
 import type { KindSpec } from './kinds.ts';
 import { normalizeObject } from '../normalize.ts';
 import { backoffDelay } from './backoff.ts';
@@ -163,23 +163,20 @@ export class KindInformer {
     const { spec } = this;
     let list;
     try {
-      list = await listRaw(this.#options.kubeConfig, spec.path(this.namespace), {
+      // Each item is normalized as soon as it is read, so the raw JSON dies young (list-json.ts).
+      list = await listObjects(this.#options.kubeConfig, spec.path(this.namespace), {
         fieldSelector: spec.fieldSelector, labelSelector: undefined,
         // First list from the API server's watch cache; relists (410) consistent, in pages.
         resourceVersion: this.hasListed ? undefined : '0', pageSize: this.#options.pageSize ?? 500,
         // A list to a server that accepted the connection and went silent must not hang forever.
         signal: AbortSignal.any([this.#stopSignal.signal, AbortSignal.timeout(this.#options.listTimeoutMs ?? 60_000)]),
-      });
+      }, (raw) => this.#normalize(raw));
     } catch (err) {
       this.stats.listFailures++;
       throw err;
     }
     if (this.#stopped) throw new StoppedError();
-    const items: KubeObject[] = [];
-    for (const raw of list.items ?? []) {
-      const object = this.#normalize(raw);
-      if (object !== undefined) items.push(object);
-    }
+    const { items } = list;
     this.objects.clear();
     for (const object of items) this.objects.set(keyOf(object), object);
     this.stats.lists++;
@@ -197,7 +194,7 @@ export class KindInformer {
     }
     // The ListWatch diffs these against its cache and replays add/update/delete callbacks; those
     // carry these same object references and are dropped in #upsert/#delete.
-    return { metadata: { resourceVersion: list.metadata?.resourceVersion }, items };
+    return { metadata: { resourceVersion: list.resourceVersion }, items };
   }
 
   #upsert(raw: KubernetesObject): void {
