@@ -1,5 +1,7 @@
 // Where the heap goes at scale (bench/PROFILE.md section 6), not part of `npm run bench`:
 //   node --expose-gc bench/heap-breakdown.ts [--ingresses 10000] [--top 40]
+//   node bench/heap-breakdown.ts --snapshot FILE   (a snapshot written elsewhere, e.g. by
+//     `node bench/kube-scale.ts --heap-snapshot FILE`: the kube source's controller)
 // Runs the controller in this process (file source on a generated folder, as the scale scenario),
 // waits for the first table, takes a heap snapshot after a full GC (v8.writeHeapSnapshot) and
 // prints self sizes summed per constructor / node type, largest first. Self sizes, not retained
@@ -12,26 +14,31 @@ import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
 import { ManifestDir, ingressClassYaml, writeBulk } from './lib/manifests.ts';
 
-const { values } = parseArgs({ options: { ingresses: { type: 'string', default: '10000' }, top: { type: 'string', default: '40' } } });
+const { values } = parseArgs({ options: { ingresses: { type: 'string', default: '10000' }, top: { type: 'string', default: '40' }, snapshot: { type: 'string' } } });
 const root = mkdtempSync(join(tmpdir(), 'swy-heap-'));
-const dir = new ManifestDir(root);
-dir.write('class.yaml', ingressClassYaml());
-writeBulk(dir, Number(values.ingresses));
+const file = values.snapshot ?? await snapshotOfFileSource(root, Number(values.ingresses));
 
-const { parseConfig } = await import('../src/config.ts');
-const { startSwitchyard } = await import('../src/main.ts');
-const { createLogger } = await import('../src/observability/logger.ts');
-const outcome = parseConfig(['--manifests', root, '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--bind-address', '127.0.0.1', '--admin-bind-address', '127.0.0.1', '--log-level', 'warn'], {});
-if (outcome.kind !== 'run') throw new Error('bad config');
-const app = await startSwitchyard(outcome.config, createLogger({ level: 'warn' }));
-await app.controller.whenReady();
-const gc = (globalThis as { gc?: () => void }).gc;
-gc?.();
-gc?.();
-const m = process.memoryUsage();
-process.stderr.write(`ready: heap used ${(m.heapUsed / 1048576).toFixed(1)} MiB, RSS ${(m.rss / 1048576).toFixed(1)} MiB; writing snapshot\n`);
-const file = writeHeapSnapshot(join(root, 'scale.heapsnapshot'));
-await app.close(0);
+/** Runs the controller on a generated folder and writes a snapshot of this process after a full GC. */
+async function snapshotOfFileSource(root: string, ingresses: number): Promise<string> {
+  const dir = new ManifestDir(root);
+  dir.write('class.yaml', ingressClassYaml());
+  writeBulk(dir, ingresses);
+  const { parseConfig } = await import('../src/config.ts');
+  const { startSwitchyard } = await import('../src/main.ts');
+  const { createLogger } = await import('../src/observability/logger.ts');
+  const outcome = parseConfig(['--manifests', root, '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--bind-address', '127.0.0.1', '--admin-bind-address', '127.0.0.1', '--log-level', 'warn'], {});
+  if (outcome.kind !== 'run') throw new Error('bad config');
+  const app = await startSwitchyard(outcome.config, createLogger({ level: 'warn' }));
+  await app.controller.whenReady();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  process.stderr.write(`ready: heap used ${(m.heapUsed / 1048576).toFixed(1)} MiB, RSS ${(m.rss / 1048576).toFixed(1)} MiB; writing snapshot\n`);
+  const written = writeHeapSnapshot(join(root, 'scale.heapsnapshot'));
+  await app.close(0);
+  return written;
+}
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };

@@ -1,5 +1,6 @@
 // Kubernetes mode at scale (not part of `npm test`):
 //   node --expose-gc bench/kube-scale.ts [--ingresses 10000] [--endpoints-per-service 5] [--changes 10] [--node-args '...']
+//     [--heap-snapshot FILE]   (the controller's heap after sync; read it with bench/heap-breakdown.ts --snapshot FILE)
 // The in-repo test API server (this process) holds N Ingresses, N Services and N EndpointSlices
 // with 5 endpoints each (10,000 / 50,000 by default). The controller runs as a child process
 // (`--source kubernetes`, real informers, store, controller, proxy) so its memory is its own.
@@ -21,7 +22,7 @@ import { SHIPPED_NODE_FLAGS } from '../src/node-flags.ts';
 const MiB = 1048576;
 
 if (process.argv[2] === 'child') {
-  await child(process.argv[3]);
+  await child(process.argv[3], process.argv[4]);
 } else {
   await parent();
 }
@@ -41,6 +42,10 @@ interface ReadyMessage {
   /** Resident anonymous / file-backed memory (/proc/self/status RssAnon, RssFile). */
   readonly rssAnon: number;
   readonly rssFile: number;
+  /** glibc's main malloc arena (the [heap] mapping's Rss): native allocations, and what fragmentation keeps. */
+  readonly mallocHeap: number;
+  /** Resident size of V8's spaces after the GC (physical_space_size). */
+  readonly spaces: Readonly<Record<string, number>>;
   /** The young generation's resident size before the GC. */
   readonly newSpace: number;
   readonly httpPort: number;
@@ -49,7 +54,7 @@ interface ReadyMessage {
   readonly cpuUntilReadyMs: number;
 }
 
-async function child(kubeconfig: string): Promise<void> {
+async function child(kubeconfig: string, heapSnapshot: string | undefined): Promise<void> {
   const { parseConfig } = await import('../src/config.ts');
   const { startSwitchyard } = await import('../src/main.ts');
   const { createLogger } = await import('../src/observability/logger.ts');
@@ -73,12 +78,17 @@ async function child(kubeconfig: string): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 500));
   const mem = process.memoryUsage();
   const status = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8');
+  const smaps = (await import('node:fs')).readFileSync('/proc/self/smaps', 'utf8');
+  const mallocHeap = Number(/\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(smaps)?.[1] ?? 0) * 1024;
+  const spaces: Record<string, number> = {};
+  for (const s of getHeapSpaceStatistics()) if (s.physical_space_size > 0) spaces[s.space_name] = s.physical_space_size;
   const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
   const message: ReadyMessage = {
     type: 'ready', syncedAtMs, readyAtMs, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, rss: mem.rss,
-    external: mem.external, rssAnon: kib('RssAnon'), rssFile: kib('RssFile'), newSpace,
+    external: mem.external, rssAnon: kib('RssAnon'), rssFile: kib('RssFile'), mallocHeap, spaces, newSpace,
     httpPort: app.httpAddress.port, storeCounts: app.store.counts(), cpuUntilReadyMs: Math.round((cpu.user + cpu.system) / 1000),
   };
+  if (heapSnapshot !== undefined) (await import('node:v8')).writeHeapSnapshot(heapSnapshot);
   process.send!(message);
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stop') void app.close(0).then(() => process.exit(0));
@@ -95,6 +105,7 @@ async function parent(): Promise<void> {
       changes: { type: 'string', default: '10' },
       // Extra node flags for the controller, after the shipped ones (a later V8 flag wins).
       'node-args': { type: 'string', default: '' },
+      'heap-snapshot': { type: 'string' },
     },
   });
   const count = Number(values.ingresses);
@@ -136,7 +147,7 @@ async function parent(): Promise<void> {
   const offList = api.onRequest((e) => {
     if (e.verb === 'list' && firstListAt === 0) firstListAt = performance.now();
   });
-  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['child', kubeconfig], {
+  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['child', kubeconfig, ...(values['heap-snapshot'] !== undefined ? [values['heap-snapshot']] : [])], {
     // The shipped V8 flags (what bin/switchyard.js re-executes itself with), so memory is as shipped.
     execArgv: ['--expose-gc', ...SHIPPED_NODE_FLAGS, ...values['node-args'].split(/\s+/).filter(Boolean)], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], // stdout: access log
   });
@@ -207,6 +218,8 @@ async function parent(): Promise<void> {
       rssMiB: round1(ready.rss / MiB),
       rssAnonMiB: round1(ready.rssAnon / MiB),
       rssFileMiB: round1(ready.rssFile / MiB),
+      mallocHeapMiB: round1(ready.mallocHeap / MiB),
+      v8SpacesResidentMiB: Object.fromEntries(Object.entries(ready.spaces).map(([name, bytes]) => [name.replace(/_space$/, ''), round1(bytes / MiB)])),
       externalMiB: round1(ready.external / MiB),
       youngGenerationBeforeGcMiB: round1(ready.newSpace / MiB),
       listRequests: lists,

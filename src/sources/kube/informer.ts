@@ -7,8 +7,9 @@
 //   against its own cache: we hand the whole list to the sink as one `replace` and drop the replayed
 //   per-object callbacks, so nothing is lost or duplicated;
 // - its typed list calls return model classes with Dates while watch events are raw JSON: we list
-//   raw JSON ourselves (kinds.ts, listRaw) and normalize both to the plain frozen shapes of
-//   model/kube.ts (no Dates, no managedFields, kind/apiVersion set);
+//   raw JSON ourselves (kinds.ts, listObjects) and normalize both to the plain frozen shapes of
+//   model/kube.ts (no Dates, no managedFields, kind/apiVersion set), watch events before the
+//   ListWatch sees them (GuardedWatch), so its cache holds our objects and no raw copies;
 // - an exception in a callback would be swallowed (or, in the ListWatch, stop it): every callback
 //   is guarded, logged and counted, and a failed delivery is repaired by re-sending our cache;
 // - stop() during a pending list/watch/reconnect delay would otherwise still open a watch.
@@ -16,9 +17,10 @@ import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../../model/kube.ts';
-import { listRaw } from './kinds.ts';
+import { listObjects } from './kinds.ts';
 import type { KindSpec } from './kinds.ts';
 import { normalizeObject } from '../normalize.ts';
+import { keyOf } from '../../store/keys.ts';
 import { backoffDelay } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
 
@@ -105,9 +107,10 @@ export class KindInformer {
       options.spec.fieldSelector,
       { delayFn: (ms) => this.#delay(ms) },
     );
-    this.#listWatch.on('add', (o) => this.#guard(() => this.#upsert(o)));
-    this.#listWatch.on('update', (o) => this.#guard(() => this.#upsert(o)));
-    this.#listWatch.on('delete', (o) => this.#guard(() => this.#delete(o)));
+    // #list and GuardedWatch hand the ListWatch normalized objects only, so that is what it calls back with.
+    this.#listWatch.on('add', (o) => this.#guard(() => this.#upsert(o as unknown as KubeObject)));
+    this.#listWatch.on('update', (o) => this.#guard(() => this.#upsert(o as unknown as KubeObject)));
+    this.#listWatch.on('delete', (o) => this.#guard(() => this.#delete(o as unknown as KubeObject)));
     this.#listWatch.on('error', (err) => this.#onError(err));
   }
 
@@ -163,23 +166,20 @@ export class KindInformer {
     const { spec } = this;
     let list;
     try {
-      list = await listRaw(this.#options.kubeConfig, spec.path(this.namespace), {
+      // Each item is normalized as soon as it is read, so the raw JSON dies young (list-json.ts).
+      list = await listObjects(this.#options.kubeConfig, spec.path(this.namespace), {
         fieldSelector: spec.fieldSelector, labelSelector: undefined,
         // First list from the API server's watch cache; relists (410) consistent, in pages.
         resourceVersion: this.hasListed ? undefined : '0', pageSize: this.#options.pageSize ?? 500,
         // A list to a server that accepted the connection and went silent must not hang forever.
         signal: AbortSignal.any([this.#stopSignal.signal, AbortSignal.timeout(this.#options.listTimeoutMs ?? 60_000)]),
-      });
+      }, (raw) => this.normalize(raw));
     } catch (err) {
       this.stats.listFailures++;
       throw err;
     }
     if (this.#stopped) throw new StoppedError();
-    const items: KubeObject[] = [];
-    for (const raw of list.items ?? []) {
-      const object = this.#normalize(raw);
-      if (object !== undefined) items.push(object);
-    }
+    const { items } = list;
     this.objects.clear();
     for (const object of items) this.objects.set(keyOf(object), object);
     this.stats.lists++;
@@ -197,24 +197,21 @@ export class KindInformer {
     }
     // The ListWatch diffs these against its cache and replays add/update/delete callbacks; those
     // carry these same object references and are dropped in #upsert/#delete.
-    return { metadata: { resourceVersion: list.metadata?.resourceVersion }, items };
+    return { metadata: { resourceVersion: list.resourceVersion }, items };
   }
 
-  #upsert(raw: KubernetesObject): void {
-    const meta = raw.metadata;
-    const key = `${meta?.namespace ?? ''}/${meta?.name ?? ''}`;
+  #upsert(object: KubeObject): void {
+    const key = keyOf(object);
     const previous = this.objects.get(key);
-    if (previous === (raw as unknown)) return; // a replay of our own list
-    const object = this.#normalize(raw);
-    if (object === undefined) return;
+    if (previous === object) return; // a replay of our own list
     const rv = object.metadata.resourceVersion;
     if (previous !== undefined && rv !== undefined && previous.metadata.resourceVersion === rv) return;
     this.objects.set(key, object);
     this.#options.listener.onUpsert(this, object);
   }
 
-  #delete(raw: KubernetesObject): void {
-    const key = `${raw.metadata?.namespace ?? ''}/${raw.metadata?.name ?? ''}`;
+  #delete(object: KubeObject): void {
+    const key = keyOf(object);
     const previous = this.objects.get(key);
     if (previous === undefined) return; // already gone with the list that replaced our cache
     this.objects.delete(key);
@@ -222,7 +219,7 @@ export class KindInformer {
   }
 
   /** List items (raw JSON without kind/apiVersion) and watch objects (raw JSON) both become the plain frozen shapes of model/kube.ts, with kind and apiVersion set. */
-  #normalize(raw: unknown): KubeObject | undefined {
+  normalize(raw: unknown): KubeObject | undefined {
     const result = normalizeObject({ ...(raw as object), apiVersion: this.spec.apiVersion }, this.spec.kind);
     if (result.ok) return result.object;
     this.#log.warn({ reason: 'InvalidObject', detail: result.reason }, 'skipping an API object that cannot be read');
@@ -309,6 +306,17 @@ class GuardedWatch extends Watch {
       (phase, apiObj, watchObj) => {
         informer.noteEvent();
         if (phase === 'ERROR' && apiObj?.code === 410) informer.noteGone();
+        if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') {
+          // The ListWatch keeps what it is given in its own cache: the normalized object (the same
+          // one as in our `objects`), not the raw JSON with managedFields and status, which would
+          // otherwise stay alive next to it for every object changed since the last list.
+          const object = informer.normalize(apiObj);
+          // Unreadable (logged): not passed on, so the watch resumes from the previous
+          // resourceVersion and a replay drops it again.
+          if (object === undefined) return;
+          callback(phase, object, watchObj);
+          return;
+        }
         callback(phase, apiObj, watchObj);
       },
       (err) => {
@@ -325,10 +333,6 @@ class GuardedWatch extends Watch {
 
 class StoppedError extends Error {
   readonly code = 'SWY_ERR_INFORMER_STOPPED';
-}
-
-function keyOf(object: KubeObject): string {
-  return `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
 }
 
 /** A short, loggable description of a client-node/undici error. */

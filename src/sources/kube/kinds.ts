@@ -4,11 +4,12 @@ import { HttpMethod, RequestContext } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { fetch } from 'undici';
 import type { KubeKind } from '../../model/kube.ts';
+import { NotAListError, readListJson } from './list-json.ts';
 
-/** What a list call returns, as far as the informer needs it. */
-export interface ApiList {
-  readonly metadata?: { readonly resourceVersion?: string };
-  readonly items: readonly unknown[];
+/** A whole list (all pages): the items as converted, and the resourceVersion it is consistent at. */
+export interface ObjectList<T> {
+  readonly resourceVersion: string | undefined;
+  readonly items: T[];
 }
 
 /** An HTTP error from the API server, shaped like client-node's (statusCode 410 means relist). */
@@ -41,38 +42,49 @@ export interface ListOptions {
 }
 
 /**
- * LIST a collection as raw JSON. client-node's generated list methods deserialize every item into
- * model classes (Dates included) that we would then walk again to normalize: at 10,000 objects that
- * is most of the sync time (see README, "Running against a Kubernetes cluster"). The request is
- * built and authenticated exactly as client-node's own Watch does it (applySecurityAuthentication:
- * tokens, client certificates, exec plugins, CA), only the response stays JSON.
+ * LIST a collection, each item read from raw JSON and handed to `convert` at once (undefined: the
+ * item is skipped). client-node's generated list methods deserialize every item into model classes
+ * (Dates included) that we would then walk again to normalize: at 10,000 objects that is most of the
+ * sync time (see README, "Running against a Kubernetes cluster"); and a whole parsed page would
+ * outlive the young generation (list-json.ts). The request is built and authenticated exactly as
+ * client-node's own Watch does it (applySecurityAuthentication: tokens, client certificates, exec
+ * plugins, CA), only the response stays JSON.
  */
-export async function listRaw(kc: KubeConfig, path: string, options: ListOptions): Promise<ApiList> {
-  const items: unknown[] = [];
+export async function listObjects<T>(kc: KubeConfig, path: string, options: ListOptions, convert: (item: unknown) => T | undefined): Promise<ObjectList<T>> {
+  const items: T[] = [];
   let token: string | undefined;
   let resourceVersion: string | undefined;
   // 1. one page per request, following `continue` until the list is complete
   for (;;) {
-    let page: ApiList & { metadata?: { continue?: string } };
+    let page: Page;
     try {
-      page = await listPage(kc, path, options, token);
+      page = await listPage(kc, path, options, token, items, convert);
     } catch (err) {
       // 2. the continue token expired (the list took longer than the compaction interval): one
       //    unpaginated read instead, as client-go's pager falls back to
       if (token !== undefined && err instanceof KubeApiError && err.statusCode === 410) {
-        return await listPage(kc, path, { ...options, pageSize: 0 }, undefined);
+        const whole: T[] = [];
+        const read = await listPage(kc, path, { ...options, pageSize: 0 }, undefined, whole, convert);
+        return { resourceVersion: read.resourceVersion, items: whole };
       }
       throw err;
     }
-    for (const item of page.items) items.push(item);
-    resourceVersion ??= page.metadata?.resourceVersion;
-    token = page.metadata?.continue || undefined;
+    resourceVersion ??= page.resourceVersion;
+    token = page.continue || undefined;
     // 3. done: the resourceVersion of the first page is the one the whole list is consistent at
-    if (token === undefined) return { metadata: { resourceVersion }, items };
+    if (token === undefined) return { resourceVersion, items };
   }
 }
 
-async function listPage(kc: KubeConfig, path: string, options: ListOptions, token: string | undefined): Promise<ApiList & { metadata?: { continue?: string } }> {
+interface Page {
+  readonly resourceVersion: string | undefined;
+  readonly continue: string | undefined;
+}
+
+/** One page; its items, converted, are appended to `into`. */
+async function listPage<T>(
+  kc: KubeConfig, path: string, options: ListOptions, token: string | undefined, into: T[], convert: (item: unknown) => T | undefined,
+): Promise<Page> {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new Error('kubeconfig has no current cluster');
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
@@ -85,7 +97,7 @@ async function listPage(kc: KubeConfig, path: string, options: ListOptions, toke
   ctx.setHeaderParam('Accept', 'application/json');
   await kc.applySecurityAuthentication(ctx);
   const response = await fetch(url, { method: 'GET', headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as never, signal: options.signal });
-  const text = await response.text();
+  const text = await readText(response);
   if (response.status !== 200) {
     let message = response.statusText || `HTTP ${response.status}`;
     let reason: string | undefined;
@@ -98,11 +110,35 @@ async function listPage(kc: KubeConfig, path: string, options: ListOptions, toke
     }
     throw new KubeApiError(response.status, `list ${path}: ${response.status} ${message}`, reason);
   }
-  const list = JSON.parse(text) as ApiList & { metadata?: { continue?: string } };
-  if (typeof list !== 'object' || list === null || (list.items !== null && list.items !== undefined && !Array.isArray(list.items))) {
-    throw new KubeApiError(response.status, `list ${path}: not a list`);
+  let members;
+  try {
+    members = readListJson(text, (item) => {
+      const object = convert(item);
+      if (object !== undefined) into.push(object);
+    });
+  } catch (err) {
+    if (err instanceof NotAListError) throw new KubeApiError(response.status, `list ${path}: not a list (${err.message})`);
+    throw err;
   }
-  return { metadata: list.metadata, items: list.items ?? [] };
+  const metadata = members.metadata as { resourceVersion?: string; continue?: string } | null | undefined;
+  return { resourceVersion: metadata?.resourceVersion, continue: metadata?.continue };
+}
+
+/**
+ * The body as a string, decoded chunk by chunk as it arrives. `response.text()` keeps every chunk,
+ * then copies them into one Buffer of the body's size (14 MB for 10,000 EndpointSlices). glibc
+ * serves that from mmap, and freeing it raises glibc's mmap and trim thresholds to its size (they
+ * adapt upwards), so the next lists' chunks stay in the malloc heap and are not given back:
+ * ≈ 35 MiB of RSS at 10,000 Ingresses (bench/PROFILE.md 6c). Decoded one at a time, at most a few
+ * chunks are alive off the V8 heap.
+ */
+async function readText(response: Awaited<ReturnType<typeof fetch>>): Promise<string> {
+  if (response.body === null) return '';
+  const decoder = new TextDecoder(); // UTF-8, BOM dropped and bad bytes replaced, as text() does
+  const parts: string[] = [];
+  for await (const chunk of response.body) parts.push(decoder.decode(chunk, { stream: true }));
+  parts.push(decoder.decode());
+  return parts.join('');
 }
 
 export interface KindSpec {
