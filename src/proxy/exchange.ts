@@ -102,8 +102,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
   done = false;
   /**
    * Response body bytes still expected from the upstream's Content-Length (-1: unknown or chunked).
-   * When one chunk carries all of it, res.end(chunk) sends it (one cork/write/finish instead of a
-   * write then an end); undici's onResponseEnd then only completes.
+   * The chunk that completes it is sent with res.end(chunk) (one cork/write/finish instead of a
+   * write then an end); the client's onResponseEnd then only completes.
    */
   remaining = -1;
   /** res.end() was called with the last body chunk (onResponseData). */
@@ -215,8 +215,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
   /** hot path */
   onResponseData(controller: Http1Controller, chunk: Buffer): void {
     this.bytesOut += chunk.length;
-    // The whole declared body in one chunk (most small responses): end with it.
-    if (chunk.length === this.remaining && this.bytesOut === chunk.length && !this.done) {
+    // The chunk that completes the declared body (the only one for most small responses): end with it.
+    if (this.bytesOut === this.remaining && !this.done) {
       this.ended = true;
       this.res.end(chunk);
       return;
