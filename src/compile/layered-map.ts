@@ -50,16 +50,21 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
    * new map; this one is unchanged. Values are never undefined.
    */
   with(set: ReadonlyMap<K, V>, removed: Iterable<K>): LayeredMap<K, V> {
+    const base = this.#base;
     const overlay = new Map(this.#overlay);
+    const present = (key: K): boolean => {
+      const over = overlay.get(key);
+      return over === undefined ? base.has(key) : over !== REMOVED;
+    };
     let size = this.#size;
     for (const key of removed) {
-      if (set.has(key)) continue;
-      if (this.get(key) !== undefined) size--;
-      if (this.#base.has(key)) overlay.set(key, REMOVED);
+      if (set.has(key) || !present(key)) continue;
+      size--;
+      if (base.has(key)) overlay.set(key, REMOVED);
       else overlay.delete(key);
     }
     for (const [key, value] of set) {
-      if (this.get(key) === undefined) size++;
+      if (!present(key)) size++;
       overlay.set(key, value);
     }
     if (overlay.size <= Math.max(MIN_FOLD_AT, this.#base.size >> 4)) return new LayeredMap(this.#base, overlay, size);
