@@ -6,6 +6,8 @@ import test from 'node:test';
 import { compile } from '../../src/compile/compile.ts';
 import { LayeredMap } from '../../src/compile/layered-map.ts';
 import type { RouteTable } from '../../src/compile/route-table.ts';
+import type { CompiledRoute } from '../../src/compile/compiled-route.ts';
+import type { CompiledUpstream } from '../../src/compile/compiled-upstream.ts';
 import type { BackendRef, CanaryBackend, Route, RouteBalance, RouteConfig, Upstream, VirtualHost } from '../../src/model/route-config.ts';
 import { RouteSeriesSet } from '../../src/observability/route-metrics.ts';
 import { Balancing, upstreamChoices } from '../../src/proxy/balancers/balancing.ts';
@@ -168,7 +170,7 @@ for (const seed of [1, 2, 3, 4]) {
     const series = new RouteSeriesSet({ enabled: true, statusClass: false });
     let now = 0;
     const balancing = new Balancing({ now: () => now, maxFails: 1, failTimeoutMs: 1_000_000 });
-    let table: RouteTable | null = null;
+    let table = null as RouteTable | null;
     let incremental = 0;
     let reusedHosts = 0;
     for (let step = 0; step < 150; step++) {
@@ -179,14 +181,15 @@ for (const seed of [1, 2, 3, 4]) {
 
       // Passive health state made in the previous table: one endpoint ejected.
       let ejected: { origin: string; health: unknown } | null = null;
-      const withEndpoints = previous === null ? undefined : [...previous.upstreams.values()].find((u) => u.endpoints.length > 1);
+      const withEndpoints: CompiledUpstream | undefined = previous === null ? undefined : [...previous.upstreams.values()].find((u) => u.endpoints.length > 1);
       if (withEndpoints !== undefined) {
-        const endpoint = withEndpoints.endpoints[0];
+        const endpoint: CompiledUpstream["endpoints"][number] = withEndpoints.endpoints[0]!;
         if (balancing.health.failure(endpoint.health!, () => true, 'test') || endpoint.health!.ejectedUntil !== 0) ejected = { origin: endpoint.origin, health: endpoint.health };
       }
 
       const binder = series.binder();
-      table = compile(config, { previous, metrics: binder, balancing, random: () => 0, canaryRandom: () => 0.5 });
+      const next: RouteTable = compile(config, { previous, metrics: binder, balancing, random: () => 0, canaryRandom: () => 0.5 });
+      table = next;
       series.commit(binder);
       now += 10_000; // prune runs at most once a minute: let it run now and then
       if (previous !== null && table.canonical && previous.canonical) incremental++;
@@ -208,9 +211,9 @@ for (const seed of [1, 2, 3, 4]) {
       assert.deepEqual([...table.upstreams.keys()].sort(), config.upstreams.map((u) => u.key), `${at}: upstream keys`);
       assert.equal(table.upstreams.size, config.upstreams.length, `${at}: upstream count`);
       for (const upstream of config.upstreams) {
-        const compiled = table.upstreams.get(upstream.key)!;
+        const compiled: CompiledUpstream = table.upstreams.get(upstream.key)!;
         assert.equal(compiled.source, upstream, `${at}: ${upstream.key} compiled from this config`);
-        const before = previous?.upstreams.get(upstream.key);
+        const before: CompiledUpstream | undefined = previous?.upstreams.get(upstream.key);
         if (before !== undefined && before.source === upstream) assert.equal(compiled, before, `${at}: ${upstream.key} taken over`);
       }
 
@@ -222,7 +225,7 @@ for (const seed of [1, 2, 3, 4]) {
       const live = new Map(series.series().map((s) => [s.key, s]));
       assert.deepEqual([...live.keys()].sort(), freshSeries.series().map((s) => s.key).sort(), `${at}: live series`);
       const users = new Map<unknown, number>();
-      const routes = [...table.compiledHosts.flatMap((v) => [...v.routes, ...(v.defaultRoute ? [v.defaultRoute] : [])]), ...(table.defaultRoute ? [table.defaultRoute] : [])];
+      const routes: CompiledRoute[] = [...table.compiledHosts.flatMap((v) => [...v.routes, ...(v.defaultRoute ? [v.defaultRoute] : [])]), ...(table.defaultRoute ? [table.defaultRoute] : [])];
       for (const route of routes) {
         for (const s of [route.metrics!.main, ...route.metrics!.canaries]) {
           assert.equal(live.get(s.key), s, `${at}: ${route.name} records into a live series`);
@@ -234,10 +237,10 @@ for (const seed of [1, 2, 3, 4]) {
       // 5. Balancers: each upstream has the one its choice asks for; one taken over keeps its
       //    balancer object (state) while its choice is the same; endpoints hold their health entry.
       const choices = upstreamChoices(config);
-      for (const compiled of table.upstreams.values()) {
+      for (const compiled of (table as RouteTable).upstreams.values()) {
         assert.equal(balancerKind(compiled.balancer), expectedBalancer(choices.get(compiled.key)?.balance), `${at}: ${compiled.key} balancer`);
         for (const endpoint of compiled.endpoints) assert.equal(endpoint.health?.origin, endpoint.origin, `${at}: ${endpoint.origin} health entry`);
-        const before = previous?.upstreams.get(compiled.key);
+        const before: CompiledUpstream | undefined = previous?.upstreams.get(compiled.key);
         if (before === compiled && JSON.stringify(choices.get(compiled.key) ?? null) === JSON.stringify(previous!.balanceChoices!.get(compiled.key) ?? null)) {
           assert.equal(compiled.balancer, before.balancer, `${at}: ${compiled.key} keeps its balancer`);
         }
