@@ -295,6 +295,11 @@ export const FLAGS = [
     parse: parseDuration,
   }),
   flag({
+    key: 'syncLeadingEdge', name: 'sync-leading-edge', type: 'bool', boolean: true, default: true,
+    doc: 'Rebuild at once for a change after --sync-holdoff of quiet (the rest of a burst still waits the holdoff); false: every change waits the holdoff.',
+    parse: parseBoolean,
+  }),
+  flag({
     key: 'proxyConnectTimeoutMs', name: 'proxy-connect-timeout', type: 'duration', default: 5000, defaultLabel: '5s',
     doc: 'Upstream connect timeout (504 when exceeded).',
     parse: parseDuration,

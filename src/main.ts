@@ -168,6 +168,7 @@ export async function startSwitchyard(config: Config, logger: Logger, role: Role
     translateOptions,
     holdoffMs: config.syncHoldoffMs,
     maxHoldoffMs: config.syncMaxHoldoffMs,
+    leadingEdge: config.syncLeadingEdge,
   });
 
   // Upstream connections for both listeners, with the per-endpoint cap (README "Resilience").

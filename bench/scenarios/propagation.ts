@@ -181,7 +181,7 @@ export const propagationScenario: Scenario = {
     return result(ctx, 'propagation', {
       status: 'ok',
       note: full ? undefined : `quick run: ${last.ingresses} Ingresses, not 10,000`,
-      settings: { changes, upstream: shared.upstreamKind, syncHoldoff: 'default (20ms)', syncMaxHoldoff: 'default (200ms)', source: 'file (--manifests), atomic rename per change' },
+      settings: { changes, upstream: shared.upstreamKind, syncHoldoff: 'default (20ms)', syncMaxHoldoff: 'default (200ms)', syncLeadingEdge: 'default (true)', source: 'file (--manifests), atomic rename per change' },
       data: { sizes },
       targets: [
         check(`propagation p99 at ${last.ingresses} Ingresses (file source)`, '<= 100 ms at 10,000 Ingresses', full && last.propagationMs.observed === changes ? last.propagationMs.p99 : NaN, (v) => v <= 100, (v) => `${v} ms`),
@@ -198,7 +198,7 @@ export const propagationScenario: Scenario = {
   markdown(r) {
     const { sizes } = r.data as { sizes: SizeResult[] };
     const lines = [
-      'One manifest change at a time (the probe route\'s backend switched by an atomic file rename), default holdoff 20 ms; "seen" = first request answered by the new backend.',
+      'One manifest change at a time (the probe route\'s backend switched by an atomic file rename), defaults: holdoff 20 ms, leading edge on (a change after 20 ms of quiet builds at once); "seen" = first request answered by the new backend.',
       '',
       '| Ingresses / endpoints | measure | p50 ms | p99 ms | max ms |',
       '|---|---|---:|---:|---:|',

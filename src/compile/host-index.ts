@@ -1,5 +1,7 @@
 import type { CompiledRoute } from './compiled-route.ts';
+import { LayeredMap } from './layered-map.ts';
 import type { PathMatcher } from './path-matcher.ts';
+import type { UpstreamChoice } from '../proxy/balancers/balancing.ts';
 
 /** A compiled virtual host: its path matcher and its own default (spec.defaultBackend), if any. */
 export class CompiledVirtualHost {
@@ -10,15 +12,41 @@ export class CompiledVirtualHost {
   readonly defaultRoute: CompiledRoute | null;
   /** Its compiled routes in IR order (what `paths` holds), for reuse by the next compile. */
   readonly routes: readonly CompiledRoute[];
+  /** What the next compile needs to know about it without reading every route (compile.ts). */
+  readonly facts: VirtualHostFacts;
 
-  constructor(host: string, kind: 'exact' | 'wildcard' | 'any', paths: PathMatcher, defaultRoute: CompiledRoute | null, routes: readonly CompiledRoute[] = []) {
+  constructor(
+    host: string,
+    kind: 'exact' | 'wildcard' | 'any',
+    paths: PathMatcher,
+    defaultRoute: CompiledRoute | null,
+    routes: readonly CompiledRoute[] = [],
+    facts: VirtualHostFacts = NO_FACTS,
+  ) {
     this.host = host;
     this.kind = kind;
     this.paths = paths;
     this.defaultRoute = defaultRoute;
     this.routes = routes;
+    this.facts = facts;
   }
 }
+
+/** Per compiled virtual host, gathered while it is compiled. */
+export interface VirtualHostFacts {
+  /** Upstream keys its routes and default route resolve (canaries excluded: see hasCanaries). */
+  readonly upstreamKeys: readonly string[];
+  /** Some route has canaries (their rules depend on other upstreams: never reused). */
+  readonly hasCanaries: boolean;
+  /** Load-balance choices of its routes, in route order (balancing.ts virtualHostChoices). */
+  readonly choices: readonly (readonly [string, UpstreamChoice])[];
+  /** Routes whose backend has no Service (switchyard_orphan_routes{reason="no_service"}). */
+  readonly noService: number;
+  /** Routes whose upstream has no ready endpoint (reason="no_ready_endpoint"). */
+  readonly noReadyEndpoint: number;
+}
+
+const NO_FACTS: VirtualHostFacts = Object.freeze({ upstreamKeys: [], hasCanaries: true, choices: [], noService: 0, noReadyEndpoint: 0 });
 
 /**
  * Picks the ONE virtual host for a normalized host name, most specific first, by Map lookups:
@@ -30,20 +58,72 @@ export class CompiledVirtualHost {
  * There is no fallback to a less specific host once one is chosen (Ingress semantics).
  */
 export class HostIndex {
-  readonly #exact = new Map<string, CompiledVirtualHost>();
+  readonly #exact: LayeredMap<string, CompiledVirtualHost>;
   /** Keyed by the wildcard without its "*" (".example.com"). */
-  readonly #wildcard = new Map<string, CompiledVirtualHost>();
-  #any: CompiledVirtualHost | undefined = undefined;
+  readonly #wildcard: LayeredMap<string, CompiledVirtualHost>;
+  readonly #any: CompiledVirtualHost | undefined;
 
-  add(vhost: CompiledVirtualHost): void {
-    if (vhost.kind === 'exact') {
-      if (!this.#exact.has(vhost.host)) this.#exact.set(vhost.host, vhost);
-    } else if (vhost.kind === 'wildcard') {
-      const suffix = vhost.host.slice(1);
-      if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, vhost);
-    } else {
-      this.#any ??= vhost;
+  constructor(
+    exact: LayeredMap<string, CompiledVirtualHost> = new LayeredMap(),
+    wildcard: LayeredMap<string, CompiledVirtualHost> = new LayeredMap(),
+    any: CompiledVirtualHost | undefined = undefined,
+  ) {
+    this.#exact = exact;
+    this.#wildcard = wildcard;
+    this.#any = any;
+  }
+
+  /** The index of `vhosts`; of several with one host, the first wins. */
+  static of(vhosts: Iterable<CompiledVirtualHost>): HostIndex {
+    const exact = new Map<string, CompiledVirtualHost>();
+    const wildcard = new Map<string, CompiledVirtualHost>();
+    let any: CompiledVirtualHost | undefined;
+    for (const vhost of vhosts) {
+      if (vhost.kind === 'exact') {
+        if (!exact.has(vhost.host)) exact.set(vhost.host, vhost);
+      } else if (vhost.kind === 'wildcard') {
+        const suffix = vhost.host.slice(1);
+        if (!wildcard.has(suffix)) wildcard.set(suffix, vhost);
+      } else {
+        any ??= vhost;
+      }
     }
+    return new HostIndex(new LayeredMap(exact), new LayeredMap(wildcard), any);
+  }
+
+  /**
+   * This index without `removed` and with `added` (a new index; this one is unchanged), in
+   * O(changed): what compile uses when the previous table's virtual hosts are unique per host.
+   * A removed virtual host that is not the entry of its host (a duplicate) changes nothing; an
+   * added one takes its host only if no entry is left there.
+   */
+  patched(removed: readonly CompiledVirtualHost[], added: readonly CompiledVirtualHost[]): HostIndex {
+    const exactOut: string[] = [];
+    const wildcardOut: string[] = [];
+    let any = this.#any;
+    for (const vhost of removed) {
+      if (vhost.kind === 'exact') {
+        if (this.#exact.get(vhost.host) === vhost) exactOut.push(vhost.host);
+      } else if (vhost.kind === 'wildcard') {
+        if (this.#wildcard.get(vhost.host.slice(1)) === vhost) wildcardOut.push(vhost.host.slice(1));
+      } else if (any === vhost) {
+        any = undefined;
+      }
+    }
+    const exactIn = new Map<string, CompiledVirtualHost>();
+    const wildcardIn = new Map<string, CompiledVirtualHost>();
+    const gone = (out: readonly string[], key: string): boolean => out.includes(key);
+    for (const vhost of added) {
+      if (vhost.kind === 'exact') {
+        if (!exactIn.has(vhost.host) && (this.#exact.get(vhost.host) === undefined || gone(exactOut, vhost.host))) exactIn.set(vhost.host, vhost);
+      } else if (vhost.kind === 'wildcard') {
+        const suffix = vhost.host.slice(1);
+        if (!wildcardIn.has(suffix) && (this.#wildcard.get(suffix) === undefined || gone(wildcardOut, suffix))) wildcardIn.set(suffix, vhost);
+      } else {
+        any ??= vhost;
+      }
+    }
+    return new HostIndex(this.#exact.with(exactIn, exactOut), this.#wildcard.with(wildcardIn, wildcardOut), any);
   }
 
   get size(): number {

@@ -59,6 +59,8 @@ export interface BuildRecord {
   readonly changeToSwapSeconds?: number;
   /** The translation the table was built from: diagnostics and orphan routes are counted from it. */
   readonly result: TranslateResult;
+  /** Orphan routes as compile counted them (RouteTable.orphanRoutes); omitted: counted from `result`. */
+  readonly orphanRoutes?: { readonly noService: number; readonly noReadyEndpoint: number };
 }
 
 /** What observeController() reads from the Controller (structural, so tests can pass a fake). */
@@ -70,7 +72,7 @@ export interface ObservedController {
     readonly durationMs: number;
     readonly diagnostics: readonly Diagnostic[];
     readonly changeToSwapMs: number | null;
-    readonly table: { readonly config: RouteConfig };
+    readonly table: { readonly config: RouteConfig; readonly orphanRoutes?: { readonly noService: number; readonly noReadyEndpoint: number } };
   }) => void): () => void;
 }
 
@@ -168,6 +170,7 @@ export class Metrics {
         buildSeconds: p.durationMs / 1000,
         changeToSwapSeconds: p.changeToSwapMs === null ? undefined : p.changeToSwapMs / 1000,
         result: { config: p.table.config, diagnostics: p.diagnostics },
+        orphanRoutes: p.table.orphanRoutes,
       });
     });
   }
@@ -221,7 +224,13 @@ export class Metrics {
     this.#lastSwapSeconds = Date.now() / 1000;
     this.lastSwapTimestamp.set(this.#lastSwapSeconds);
     this.observeDiagnostics(build.result.diagnostics);
-    this.observeOrphans(build.result.config);
+    if (build.orphanRoutes !== undefined) {
+      // Counted per virtual host by compile, so a change costs O(changed), not a walk of every route.
+      this.orphanRoutes.set({ reason: 'no_service' }, build.orphanRoutes.noService);
+      this.orphanRoutes.set({ reason: 'no_ready_endpoint' }, build.orphanRoutes.noReadyEndpoint);
+    } else {
+      this.observeOrphans(build.result.config);
+    }
   }
 
   /** A build threw or was rejected; the last good table keeps serving. */

@@ -152,6 +152,11 @@ export class RouteSeries {
   readonly enabled: boolean;
   readonly statusClass: boolean;
   readonly cells = new Map<number, RouteCell>();
+  /**
+   * How many bindings (compiled routes / defaults) of the committed table use this series: lets a
+   * table built on top of the committed one drop a series only when its last user goes.
+   */
+  bindings = 0;
   #last: RouteCell | null = null;
 
   constructor(key: string, labels: RouteSeriesLabels, compatLabels: RouteSeriesLabels | null, options: RouteSeriesOptions) {
@@ -311,6 +316,7 @@ export class RouteSeriesSet {
   /** Requests that matched no route and no default backend. */
   readonly unmatched: RouteSeries;
   #live = new Map<string, RouteSeries>();
+  #committed: RouteSeriesBinder | null = null;
 
   constructor(options: RouteSeriesOptions) {
     this.options = options;
@@ -319,12 +325,35 @@ export class RouteSeriesSet {
 
   /** Start binding series for a new table (compile time). */
   binder(): RouteSeriesBinder {
-    return new RouteSeriesBinder(this, this.#live);
+    return new RouteSeriesBinder(this, this.#live, this.#committed);
   }
 
-  /** The table built with `binder` is now live: render exactly its series from now on. */
+  /** The binder of the table whose series are live (null before the first commit). */
+  get committed(): RouteSeriesBinder | null {
+    return this.#committed;
+  }
+
+  /**
+   * The table built with `binder` is now live: render exactly its series from now on. Idempotent
+   * (the swap and the publish both commit the same table).
+   */
   commit(binder: RouteSeriesBinder): void {
-    this.#live = binder.bound;
+    if (binder === this.#committed) return;
+    if (binder.carried) {
+      // Built on top of the committed table (compile checks canCarryFrom; tables are committed in
+      // the order they are built): patch the live series in place with what it bound and released.
+      const live = this.#live;
+      for (const [key, series] of binder.bound) live.set(key, series);
+      for (const [series, delta] of binder.deltas) {
+        series.bindings += delta;
+        if (series.bindings <= 0 && live.get(series.key) === series) live.delete(series.key);
+      }
+      binder.bound = live;
+    } else {
+      for (const series of binder.bound.values()) series.bindings = binder.deltas.get(series) ?? 0;
+      this.#live = binder.bound;
+    }
+    this.#committed = binder;
   }
 
   /** Live series in a stable order (unmatched first), for rendering. */
@@ -342,12 +371,50 @@ export class RouteSeriesSet {
 /** Hands out RouteSeries while one table is compiled; reuses the live series with equal labels. */
 export class RouteSeriesBinder {
   readonly set: RouteSeriesSet;
-  readonly bound = new Map<string, RouteSeries>();
+  /**
+   * The series this binder bound, by key; after carryOver() only the ones bound since (the rest
+   * stay in the committed set). Once committed: every live series.
+   */
+  bound = new Map<string, RouteSeries>();
+  /** Change in users per series by this binder (bind/adopt +1, release -1), applied at commit. */
+  readonly deltas = new Map<RouteSeries, number>();
+  /** True once carryOver() started this binder from every committed series. */
+  carried = false;
   readonly #previous: ReadonlyMap<string, RouteSeries>;
+  /** The binder that was committed when this one was made (what carryOver() starts from). */
+  readonly base: RouteSeriesBinder | null;
 
-  constructor(set: RouteSeriesSet, previous: ReadonlyMap<string, RouteSeries>) {
+  constructor(set: RouteSeriesSet, previous: ReadonlyMap<string, RouteSeries>, base: RouteSeriesBinder | null = null) {
     this.set = set;
     this.#previous = previous;
+    this.base = base;
+  }
+
+  /**
+   * Whether this binder can start from the series of the table `base` bound (carryOver): `base`
+   * is the committed binder and nothing is bound here yet.
+   */
+  canCarryFrom(base: RouteSeriesBinder | null): boolean {
+    return base !== null && base === this.base && base === this.set.committed && this.deltas.size === 0 && !this.carried;
+  }
+
+  /**
+   * Start from every series of the committed table, so compiled routes taken over unchanged need
+   * no call at all; the caller releases the routes it drops. Commit then patches the live set
+   * with this binder's changes only: O(changed routes), not O(routes).
+   */
+  carryOver(): void {
+    this.carried = true;
+  }
+
+  /** A compiled route of the committed table that the new table drops (only after carryOver). */
+  release(metrics: RouteMetrics): void {
+    this.#count(metrics.main, -1);
+    for (const series of metrics.canaries) this.#count(series, -1);
+  }
+
+  #count(series: RouteSeries, delta: number): void {
+    this.deltas.set(series, (this.deltas.get(series) ?? 0) + delta);
   }
 
   /** `compat`: labels for the ingress-nginx rendering (default: the same); null: not rendered there. */
@@ -356,6 +423,7 @@ export class RouteSeriesBinder {
     let series = this.bound.get(key) ?? this.#previous.get(key);
     if (series === undefined) series = new RouteSeries(key, Object.freeze({ ...labels }), compat === null ? null : Object.freeze({ ...compat }), this.set.options);
     this.bound.set(key, series);
+    this.#count(series, 1);
     return series;
   }
 
@@ -365,7 +433,11 @@ export class RouteSeriesBinder {
    */
   adopt(metrics: RouteMetrics): void {
     this.bound.set(metrics.main.key, metrics.main);
-    for (const series of metrics.canaries) this.bound.set(series.key, series);
+    this.#count(metrics.main, 1);
+    for (const series of metrics.canaries) {
+      this.bound.set(series.key, series);
+      this.#count(series, 1);
+    }
   }
 
   bindRoute(route: RouteLike): RouteSeries {

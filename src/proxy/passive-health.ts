@@ -112,13 +112,26 @@ export class PassiveHealth {
   /**
    * Forget entries that carry no state (no failures, no ejection, nothing in flight) and that no
    * table built in the last `keepGenerations` generations asked for: their endpoints are most
-   * likely gone. Compile calls this once per table; it runs at most once per minute. An entry
-   * forgotten while a reused table still holds it re-registers itself when it gets ejected.
+   * likely gone. Compile calls this once per table; it runs at most once per minute. The endpoints
+   * of `live` (the table being built) are marked as used first: compile binds only new upstreams'
+   * endpoints (get), so upstreams it takes over unchanged are marked here, once a minute, not on
+   * every table. An entry forgotten while an older table still holds it re-registers itself when
+   * it gets ejected.
    */
-  prune(keepGenerations = 2): void {
+  prune(live: ReadonlyMap<string, { readonly endpoints: readonly { readonly health: EndpointHealth | null }[] }> | null = null, keepGenerations = 2): void {
     const now = this.now();
     if (now - this.#prunedAt < 60_000) return;
     this.#prunedAt = now;
+    if (live !== null) {
+      for (const upstream of live.values()) {
+        for (const endpoint of upstream.endpoints) {
+          const entry = endpoint.health;
+          if (entry === null) continue;
+          entry.generation = this.#generation;
+          if (!this.#entries.has(entry.origin)) this.#entries.set(entry.origin, entry);
+        }
+      }
+    }
     const oldest = this.#generation - keepGenerations;
     for (const [origin, entry] of this.#entries) {
       if (entry.generation < oldest && entry.fails === 0 && entry.ejectedUntil === 0 && entry.ejections === 0 && entry.inflight === 0) {

@@ -59,6 +59,8 @@ export interface ControllerOptions<T extends { readonly generation: number; read
   readonly logger: Logger;
   readonly holdoffMs: number;
   readonly maxHoldoffMs: number;
+  /** Scheduler leading edge (scheduler.ts); default true. */
+  readonly leadingEdge?: boolean;
   readonly timers?: Timers;
 }
 
@@ -89,6 +91,7 @@ export class Controller<T extends { readonly generation: number; readonly config
     this.#scheduler = new Scheduler({
       holdoffMs: options.holdoffMs,
       maxHoldoffMs: options.maxHoldoffMs,
+      leadingEdge: options.leadingEdge,
       timers: options.timers,
       run: () => this.rebuild(),
       onError: (err) => this.#log.error({ err }, 'rebuild scheduler error'),

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { Scheduler } from '../../src/runtime/scheduler.ts';
 import { FakeTimers } from './fake-timers.ts';
 
-function setup(holdoffMs = 20, maxHoldoffMs = 200) {
+function setup(holdoffMs = 20, maxHoldoffMs = 200, leadingEdge = true) {
   const timers = new FakeTimers();
   const runs: number[] = [];
-  const scheduler = new Scheduler({ holdoffMs, maxHoldoffMs, timers, run: () => void runs.push(timers.now()) });
+  const scheduler = new Scheduler({ holdoffMs, maxHoldoffMs, leadingEdge, timers, run: () => void runs.push(timers.now()) });
   return { timers, runs, scheduler };
 }
 
@@ -33,8 +33,22 @@ test('the gate opens with no pending change: the first (possibly empty) table is
   assert.equal(runs.length, 1);
 });
 
-test('one change: runs holdoff after it', () => {
+test('one change after a quiet spell runs at once (leading edge), in the next macrotask', () => {
   const { timers, runs, scheduler } = setup();
+  scheduler.openGate();
+  timers.advance(0);
+  timers.advance(1000);
+  scheduler.notify();
+  scheduler.notify(); // the same event-loop turn: joins that run
+  assert.deepEqual(runs, [0], 'not inside notify()');
+  timers.advance(0);
+  assert.deepEqual(runs, [0, 1000]);
+  timers.advance(1000);
+  assert.deepEqual(runs, [0, 1000], 'one run for both');
+});
+
+test('leadingEdge: false: one change runs holdoff after it', () => {
+  const { timers, runs, scheduler } = setup(20, 200, false);
   scheduler.openGate();
   timers.advance(0);
   timers.advance(1000);
@@ -43,6 +57,39 @@ test('one change: runs holdoff after it', () => {
   assert.equal(runs.length, 1);
   timers.advance(1);
   assert.deepEqual(runs, [0, 1020]);
+});
+
+test('a burst after a quiet spell: its first change runs at once, the rest coalesce holdoff after the last', () => {
+  const { timers, runs, scheduler } = setup();
+  scheduler.openGate();
+  timers.advance(0);
+  timers.advance(1000);
+  for (let i = 0; i < 5; i++) {
+    scheduler.notify();
+    timers.advance(10);
+  }
+  // first at t=1000 -> run at 1000; last change at t=1040 -> run at 1060
+  timers.advance(100);
+  assert.deepEqual(runs, [0, 1000, 1060]);
+});
+
+test('changes closer together than the holdoff never run at once: only the first after quiet does', () => {
+  const { timers, runs, scheduler } = setup();
+  scheduler.openGate();
+  timers.advance(0);
+  timers.advance(1000);
+  scheduler.notify(); // quiet: at once
+  timers.advance(0);
+  timers.advance(15);
+  scheduler.notify(); // 15 ms after the run: trailing
+  timers.advance(15);
+  assert.deepEqual(runs, [0, 1000]);
+  timers.advance(5);
+  assert.deepEqual(runs, [0, 1000, 1035]);
+  timers.advance(25);
+  scheduler.notify(); // 25 ms after the last change and run: quiet again
+  timers.advance(0);
+  assert.deepEqual(runs, [0, 1000, 1035, 1060]);
 });
 
 test('a burst coalesces into one run, holdoff after the last change', () => {

@@ -2,7 +2,7 @@
 // when the upstream is new or its load-balance / upstream-hash-by / affinity choice changed, every
 // compiled endpoint bound to its long-lived passive-health entry (README "Resilience").
 import type { CompiledUpstream } from '../../compile/compiled-upstream.ts';
-import type { RouteBalance, RouteConfig } from '../../model/route-config.ts';
+import type { RouteBalance, RouteConfig, VirtualHost } from '../../model/route-config.ts';
 import { PassiveHealth, type PassiveHealthOptions } from '../passive-health.ts';
 import type { Balancer } from './balancer.ts';
 import type { BaseBalancer } from './base-balancer.ts';
@@ -30,18 +30,34 @@ export interface UpstreamChoice {
 /** Per upstream key, the choice of the first route (main backend or canary) in table order that sets one. */
 export function upstreamChoices(config: RouteConfig): Map<string, UpstreamChoice> {
   const choices = new Map<string, UpstreamChoice>();
-  for (const vhost of config.virtualHosts) {
-    for (const route of vhost.routes) {
-      const key = route.backend.upstream;
-      if (route.balance !== undefined && key !== null && !choices.has(key)) choices.set(key, { balance: route.balance, path: route.path, setsCookie: true });
-      for (const canary of route.canaries) {
-        const ckey = canary.backend.upstream;
-        if (canary.balance === undefined || ckey === null || choices.has(ckey)) continue;
-        choices.set(ckey, { balance: canary.balance, path: route.path, setsCookie: canary.balance.affinity?.canaryBehavior !== 'legacy' });
-      }
+  for (const vhost of config.virtualHosts) addChoices(choices, virtualHostChoices(vhost));
+  return choices;
+}
+
+const NO_CHOICES: readonly (readonly [string, UpstreamChoice])[] = [];
+
+/**
+ * The choices one virtual host makes, in route order (a key may repeat: the first counts).
+ * Compile keeps them per compiled virtual host, so a table's choices are merged from those
+ * without reading every route again.
+ */
+export function virtualHostChoices(vhost: VirtualHost): readonly (readonly [string, UpstreamChoice])[] {
+  let choices: (readonly [string, UpstreamChoice])[] | null = null;
+  for (const route of vhost.routes) {
+    const key = route.backend.upstream;
+    if (route.balance !== undefined && key !== null) (choices ??= []).push([key, { balance: route.balance, path: route.path, setsCookie: true }]);
+    for (const canary of route.canaries) {
+      const ckey = canary.backend.upstream;
+      if (canary.balance === undefined || ckey === null) continue;
+      (choices ??= []).push([ckey, { balance: canary.balance, path: route.path, setsCookie: canary.balance.affinity?.canaryBehavior !== 'legacy' }]);
     }
   }
-  return choices;
+  return choices ?? NO_CHOICES;
+}
+
+/** Adds one virtual host's choices to `choices` (table order: the first choice of a key wins). */
+export function addChoices(choices: Map<string, UpstreamChoice>, from: readonly (readonly [string, UpstreamChoice])[]): void {
+  for (const [key, choice] of from) if (!choices.has(key)) choices.set(key, choice);
 }
 
 export class Balancing {
@@ -58,20 +74,30 @@ export class Balancing {
   }
 
   /**
-   * Compile time, once per table: gives every upstream its balancer. Upstreams compile reused
-   * from the previous table keep theirs unless their choice changed.
+   * Compile time, once per table: gives every upstream its balancer (`choices`: upstreamChoices of
+   * the table). Upstreams compile reused from the previous table keep theirs (and its state)
+   * unless their choice changed. `check`: the only keys whose balancer can need building (new
+   * upstreams, keys with a choice now or in the previous table); null: every upstream.
    */
-  bind(config: RouteConfig, upstreams: ReadonlyMap<string, CompiledUpstream>, generation: number): void {
-    const choices = upstreamChoices(config);
-    for (const upstream of upstreams.values()) {
-      const choice = choices.get(upstream.key) ?? null;
-      const signature = choice === null ? '' : JSON.stringify(choice);
-      if (upstream.balancer !== null && this.#builtFrom.get(upstream) === signature) continue;
-      upstream.balancer = this.build(upstream, generation, choice);
-      this.#builtFrom.set(upstream, signature);
+  bind(choices: ReadonlyMap<string, UpstreamChoice>, upstreams: ReadonlyMap<string, CompiledUpstream>, generation: number, check: Iterable<string> | null = null): void {
+    if (check === null) {
+      for (const upstream of upstreams.values()) this.#bindOne(upstream, choices, generation);
+    } else {
+      for (const key of check) {
+        const upstream = upstreams.get(key);
+        if (upstream !== undefined) this.#bindOne(upstream, choices, generation);
+      }
     }
-    this.health.prune();
+    this.health.prune(upstreams);
     this.health.pruneCounts(upstreams);
+  }
+
+  #bindOne(upstream: CompiledUpstream, choices: ReadonlyMap<string, UpstreamChoice>, generation: number): void {
+    const choice = choices.get(upstream.key) ?? null;
+    const signature = choice === null ? '' : JSON.stringify(choice);
+    if (upstream.balancer !== null && this.#builtFrom.get(upstream) === signature) return;
+    upstream.balancer = this.build(upstream, generation, choice);
+    this.#builtFrom.set(upstream, signature);
   }
 
   /** The balancer of one upstream (endpoints bound to their health entries). */
