@@ -80,7 +80,8 @@ function connectionListed(value: string): string[] | null {
   return listed;
 }
 
-function removeListed(headers: string[], listed: string[]): string[] {
+/** `headers` without the ones a Connection header listed (lower-case names). Rare path. */
+export function removeListed(headers: string[], listed: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
     if (!listed.includes(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);

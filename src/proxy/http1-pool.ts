@@ -15,7 +15,7 @@
 // one connection. Header values are validated by node when the handler writes them to the client.
 import { connect, type LookupFunction, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { nameIs } from './headers.ts';
+import { nameIs, removeListed } from './headers.ts';
 
 /** What one request sends (the Exchange is this object). */
 export interface Http1RequestOptions {
@@ -490,7 +490,7 @@ class Http1Connection {
     }
     this.deadline = 0;
     const call = this.call!;
-    const headers = listed === null ? out : withoutListed(out, listed);
+    const headers = listed === null ? out : removeListed(out, listed);
     try {
       call.handler.onResponseHead(call, status, statusMessage, headers, contentLength);
     } catch (err) {
@@ -774,14 +774,6 @@ function hexDigit(c: number): number {
   const lower = c | 0x20;
   if (lower >= 97 && lower <= 102) return lower - 87;
   return -1;
-}
-
-function withoutListed(headers: string[], listed: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if (!listed.includes(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
-  }
-  return out;
 }
 
 /** Pools with open connections, for the deadline ticker (one interval for the process). */

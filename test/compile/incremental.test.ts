@@ -15,18 +15,8 @@ import { CookieAffinityBalancer } from '../../src/proxy/balancers/cookie-affinit
 import { ConsistentHashBalancer } from '../../src/proxy/balancers/consistent-hash.ts';
 import { EwmaBalancer } from '../../src/proxy/balancers/ewma.ts';
 import { RoundRobinBalancer } from '../../src/proxy/balancers/round-robin.ts';
+import { seededRandom } from '../canary/helpers.ts';
 
-/** Small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOSTS = ['a.test', 'b.test', 'c.test', 'd.test', 'e.test', 'f.test', 'x.example.com', '*.example.com', '*.test', '*'];
 const KEYS = ['ns/s0:80', 'ns/s1:80', 'ns/s2:80', 'ns/s3:80', 'ns/s4:80', 'ns/s5:80', 'ns/gone:80'];
@@ -56,7 +46,7 @@ class World {
   #version = 0;
 
   constructor(seed: number) {
-    this.random = prng(seed);
+    this.random = seededRandom(seed);
     for (const key of KEYS.slice(0, 5)) this.setUpstream(key);
     for (const host of HOSTS.slice(0, 6)) this.setHost(host);
   }
@@ -282,7 +272,7 @@ test('an upstream taken over unchanged keeps its EWMA balancer (it was rebuilt a
 });
 
 test('LayeredMap: set, remove and fold give what a Map gives', () => {
-  const random = prng(9);
+  const random = seededRandom(9);
   let layered = new LayeredMap<number, string>();
   const plain = new Map<number, string>();
   for (let step = 0; step < 400; step++) {

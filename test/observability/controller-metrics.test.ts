@@ -109,7 +109,8 @@ test('controller metrics follow the real pipeline: generation, swaps, change-to-
   assert.equal(one(e, 'switchyard_route_table_swaps_total').value, 2);
   assert.equal(one(e, 'switchyard_change_to_swap_duration_seconds_count').value, 1);
   const latency = one(e, 'switchyard_change_to_swap_duration_seconds_sum').value;
-  assert.ok(latency >= 0.004 && latency < 2, `change-to-swap ${latency}s covers the holdoff`);
+  // A change after a quiet spell is built at once (scheduler leading edge), so no holdoff floor.
+  assert.ok(latency > 0 && latency < 2, `change-to-swap ${latency}s is observed`);
   assert.equal(one(e, 'switchyard_orphan_routes', { reason: 'no_ready_endpoint' }).value, 0);
   assert.equal(one(e, 'nginx_ingress_controller_success').value, 2);
   assert.equal(one(e, 'nginx_ingress_controller_config_last_reload_successful').value, 1);
