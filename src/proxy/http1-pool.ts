@@ -194,6 +194,8 @@ class Http1Connection {
   /** performance.now() after which the current wait is a timeout (0 = none). */
   deadline = 0;
   connectTimer: NodeJS.Timeout | null = null;
+  /** The current request's head has been written (an abort before that leaves the connection clean). */
+  headWritten = false;
 
   // -- response parser --
   state = IDLE;
@@ -232,6 +234,7 @@ class Http1Connection {
   start(call: Http1Call): void {
     this.call = call;
     call.connection = this;
+    this.headWritten = false;
     this.state = HEAD;
     this.keepAlive = true;
     this.headBuffer = null;
@@ -254,6 +257,7 @@ class Http1Connection {
       }
     }
     if (!hasHost) head += 'host: ' + this.pool.hostHeader + '\r\n';
+    this.headWritten = true;
     const body = options.body;
     if (body === null) {
       this.socket.write(head + '\r\n', 'latin1');
@@ -708,12 +712,20 @@ class Http1Connection {
     return -1;
   }
 
-  /** The handler aborted `call`: the connection is mid-exchange, so it cannot be reused. */
+  /**
+   * The handler aborted `call`. Before its head was written (a request that waited for a connection
+   * while its client left) the connection is still clean and goes back; mid-exchange it is closed.
+   */
   detach(call: Http1Call, _reason: Error): void {
     if (this.call !== call) return;
     this.call = null;
-    this.dead = true;
     this.state = IDLE;
+    this.deadline = 0;
+    if (!this.headWritten && !this.dead) {
+      this.pool.release(this);
+      return;
+    }
+    this.dead = true;
     this.socket.destroy();
   }
 

@@ -403,3 +403,17 @@ test('close() waits for the request in flight, then closes every connection', as
   const refused = await send(p);
   assert.equal(refused.error?.code, 'SWY_UPSTREAM_CLOSED');
 });
+
+test('a request aborted in onRequestStart (its client left while it waited) leaves the connection clean for the next', async () => {
+  const up = await rawUpstream((_head, socket) => socket.write(OK));
+  const p = pool(up.port);
+  assert.equal((await send(p)).body, 'hello');
+  const reason = new Error('client gone');
+  const { handler, done } = collect();
+  handler.onRequestStart = (controller) => controller.abort(reason);
+  p.dispatch(get('/gone'), handler);
+  assert.equal((await done).error, reason);
+  assert.equal((await send(p, get('/next'))).body, 'hello');
+  assert.equal(up.sockets.length, 1, 'the same connection served the next request');
+  assert.ok(!up.heads.some((h) => h.includes('/gone')), 'nothing of the aborted request was sent');
+});
