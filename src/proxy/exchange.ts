@@ -101,7 +101,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
   endTime = 0;
   done = false;
   /**
-   * Response body bytes still expected from the upstream's Content-Length (-1: unknown or chunked).
+   * Response body length the upstream declared in Content-Length (-1: unknown, chunked, or HEAD).
    * The chunk that completes it is sent with res.end(chunk) (one cork/write/finish instead of a
    * write then an end); the client's onResponseEnd then only completes.
    */

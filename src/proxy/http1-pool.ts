@@ -184,6 +184,8 @@ class Http1Connection {
   readonly socket: Socket;
   call: Http1Call | null = null;
   connected = false;
+  /** Counted in the pool's connecting total (until it connects or closes). */
+  connecting = true;
   /** No further request may use this connection (closing, or the last response said so). */
   dead = false;
   /** Served at least one response (a failure before any byte may be the upstream closing it idle). */
@@ -887,9 +889,9 @@ export class Http1Pool {
     if (i >= 0) all.splice(i, 1);
     const j = this.#idle.indexOf(connection);
     if (j >= 0) this.#idle.splice(j, 1);
-    if (!connection.connected) {
+    if (connection.connecting) {
+      connection.connecting = false;
       this.#connecting--;
-      connection.connected = true; // counted once
     }
     if (all.length === 0) tickedPools.delete(this);
     if (this.#queue.length > 0) this.#openIfNeeded();
@@ -915,7 +917,10 @@ export class Http1Pool {
       connection.socket.once('error', (err: Error) => this.connectFailed(connection, err));
       this.#connections.push(connection);
       this.#connecting++;
-      connection.socket.once('connect', () => this.#connecting--);
+      connection.socket.once('connect', () => {
+        connection.connecting = false;
+        this.#connecting--;
+      });
       if (!tickedPools.has(this)) {
         tickedPools.add(this);
         if (ticker === null) {
