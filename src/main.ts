@@ -26,6 +26,7 @@ import { RouteRef } from './runtime/route-ref.ts';
 import { answerMetricsRequests, WorkerMetricsCollector } from './runtime/worker-metrics.ts';
 import type { Source } from './runtime/source.ts';
 import { FileSource, ManifestsDirError } from './sources/file/file-source.ts';
+import { registerSlimClient } from './sources/kube/slim-client.ts';
 import { Store } from './store/store.ts';
 import { indexIngressClasses, isIngressOwned, type ClassIndex } from './translate/ingress-class.ts';
 import { translate } from './translate/translate.ts';
@@ -96,6 +97,8 @@ async function createSources(config: Config, store: Store, logger: Logger, contr
     case 'kubernetes': {
       let kube: typeof import('./sources/kube/kube-source.ts');
       let kubeConfigModule: typeof import('./sources/kube/kube-config.ts');
+      // Before anything importing client-node is loaded: only the parts we use (slim-client.ts).
+      registerSlimClient();
       try {
         kube = await import('./sources/kube/kube-source.ts');
         kubeConfigModule = await import('./sources/kube/kube-config.ts');

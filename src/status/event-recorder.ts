@@ -6,13 +6,13 @@
 // its earlier Event (PATCH, like client-go's event correlator) instead of creating another one.
 // API calls: events create, patch (permissions.ts).
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api } from '@kubernetes/client-node';
-import type { CoreV1Event, KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { KubeObject } from '../model/kube.ts';
 import { CONTROLLER_NAME } from '../model/snapshot.ts';
 import { describeError } from '../sources/kube/informer.ts';
+import { JSON_PATCH, kubeRequest, objectPath } from '../sources/kube/kube-rest.ts';
 import { statusCode } from './leader-election.ts';
 
 export interface EventRecorderOptions {
@@ -50,7 +50,6 @@ export class EventRecorder {
   readonly stats: EventRecorderStats = { created: 0, patched: 0, failures: 0, skipped: 0 };
   readonly #o: EventRecorderOptions;
   readonly #log: Logger;
-  readonly #api: CoreV1Api;
   readonly #now: () => number;
   #current = new Set<string>();
   readonly #recorded = new Map<string, Recorded>();
@@ -59,7 +58,6 @@ export class EventRecorder {
   constructor(options: EventRecorderOptions) {
     this.#o = options;
     this.#log = options.logger.child({ component: 'events' });
-    this.#api = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#now = options.now ?? Date.now;
   }
 
@@ -117,14 +115,11 @@ export class EventRecorder {
     const earlier = this.#recorded.get(key);
     if (earlier !== undefined && now - earlier.lastMs < EVENT_TTL_MS) {
       try {
-        // JSON Patch (client-node's default patch content type).
-        await this.#api.patchNamespacedEvent({
-          name: earlier.name, namespace: earlier.namespace,
-          body: [
-            { op: 'replace', path: '/count', value: earlier.count + 1 },
-            { op: 'replace', path: '/lastTimestamp', value: time },
-          ],
-        });
+        // JSON Patch (what client-node's patchNamespacedEvent sent).
+        await kubeRequest(this.#o.kubeConfig, 'PATCH', objectPath('', 'v1', 'events', earlier.namespace, earlier.name), [
+          { op: 'replace', path: '/count', value: earlier.count + 1 },
+          { op: 'replace', path: '/lastTimestamp', value: time },
+        ], JSON_PATCH);
         earlier.count++;
         earlier.lastMs = now;
         this.stats.patched++;
@@ -156,8 +151,8 @@ export class EventRecorder {
       firstTimestamp: time,
       lastTimestamp: time,
       count: 1,
-    } as unknown as CoreV1Event;
-    await this.#api.createNamespacedEvent({ namespace: eventNamespace, body });
+    };
+    await kubeRequest(this.#o.kubeConfig, 'POST', objectPath('', 'v1', 'events', eventNamespace, ''), body);
     this.#recorded.set(key, { name: eventName, namespace: eventNamespace, count: 1, lastMs: now });
     this.stats.created++;
     if (this.#recorded.size > 10_000) {

@@ -7,10 +7,10 @@
 // - stop() releases the Lease (empty holder, 1s duration) so a successor takes over at once.
 // API calls: leases get, create, update in --pod-namespace (permissions.ts).
 import { randomUUID } from 'node:crypto';
-import { CoordinationV1Api } from '@kubernetes/client-node';
-import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describeError } from '../sources/kube/informer.ts';
+import { kubeRequest, objectPath } from '../sources/kube/kube-rest.ts';
 
 export interface LeaderElectionOptions {
   readonly kubeConfig: KubeConfig;
@@ -39,6 +39,21 @@ export interface LeaderElectionStats {
   failures: number;
 }
 
+/** A coordination.k8s.io/v1 Lease as JSON: times are MicroTime strings (RFC 3339, six fractional
+ *  digits), in both directions. */
+interface Lease {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly resourceVersion?: string };
+  readonly spec?: {
+    readonly holderIdentity?: string;
+    readonly leaseDurationSeconds?: number;
+    readonly acquireTime?: string;
+    readonly renewTime?: string;
+    readonly leaseTransitions?: number;
+  };
+}
+
 interface LeaseRecord {
   readonly holderIdentity: string;
   readonly leaseDurationSeconds: number;
@@ -50,7 +65,7 @@ interface LeaseRecord {
 export class LeaderElector {
   readonly identity: string;
   readonly stats: LeaderElectionStats = { acquired: 0, lost: 0, renewals: 0, failures: 0 };
-  readonly #api: CoordinationV1Api;
+  readonly #kc: KubeConfig;
   readonly #log: Logger;
   readonly #namespace: string;
   readonly #name: string;
@@ -70,7 +85,7 @@ export class LeaderElector {
   #lastRenew = 0;
 
   constructor(options: LeaderElectionOptions) {
-    this.#api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.#kc = options.kubeConfig;
     this.#log = options.logger.child({ lease: `${options.namespace}/${options.name}` });
     this.#namespace = options.namespace;
     this.#name = options.name;
@@ -135,9 +150,9 @@ export class LeaderElector {
 
   async #tryAcquireOrRenew(): Promise<void> {
     const now = this.#now();
-    let lease: V1Lease | undefined;
+    let lease: Lease | undefined;
     try {
-      lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#namespace });
+      lease = await this.#request('GET', this.#name);
     } catch (err) {
       if (statusCode(err) !== 404) return this.#failed(err, 'reading the Lease failed');
     }
@@ -148,10 +163,7 @@ export class LeaderElector {
         acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0,
       };
       try {
-        await this.#api.createNamespacedLease({
-          namespace: this.#namespace,
-          body: leaseBody(this.#name, this.#namespace, undefined, record),
-        });
+        await this.#request('POST', '', leaseBody(this.#name, this.#namespace, undefined, record));
       } catch (err) {
         return this.#failed(err, 'creating the Lease failed');
       }
@@ -181,10 +193,7 @@ export class LeaderElector {
     };
     try {
       // resourceVersion makes this a compare-and-swap: two replicas cannot both take the Lease.
-      await this.#api.replaceNamespacedLease({
-        name: this.#name, namespace: this.#namespace,
-        body: leaseBody(this.#name, this.#namespace, lease.metadata?.resourceVersion, record),
-      });
+      await this.#request('PUT', this.#name, leaseBody(this.#name, this.#namespace, lease.metadata?.resourceVersion, record));
     } catch (err) {
       return this.#failed(err, ours ? 'renewing the Lease failed' : 'taking the Lease failed');
     }
@@ -215,20 +224,23 @@ export class LeaderElector {
 
   async #release(): Promise<void> {
     try {
-      const lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#namespace });
+      const lease = await this.#request('GET', this.#name);
       const current = readRecord(lease);
       if (current.holderIdentity !== this.identity) return;
       const now = this.#now();
-      await this.#api.replaceNamespacedLease({
-        name: this.#name, namespace: this.#namespace,
-        body: leaseBody(this.#name, this.#namespace, lease.metadata?.resourceVersion, {
-          holderIdentity: '', leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: current.leaseTransitions,
-        }),
-      });
+      await this.#request('PUT', this.#name, leaseBody(this.#name, this.#namespace, lease.metadata?.resourceVersion, {
+        holderIdentity: '', leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: current.leaseTransitions,
+      }));
       this.#log.info('released the Lease');
     } catch (err) {
       this.#log.warn({ err: describeError(err) }, 'releasing the Lease failed; another replica takes over when it expires');
     }
+  }
+
+  /** GET/PUT the Lease (name) or POST to the collection (''). The answer is raw JSON: its times
+   *  are the MicroTime strings the API server sent, not Dates. */
+  #request(method: 'GET' | 'POST' | 'PUT', name: string, body?: Lease): Promise<Lease> {
+    return kubeRequest<Lease>(this.#kc, method, objectPath('coordination.k8s.io', 'v1', 'leases', this.#namespace, name), body);
   }
 
   #setLeader(leader: boolean): void {
@@ -251,13 +263,13 @@ export class LeaderElector {
   }
 }
 
-/** Times go out as MicroTime strings (client-node passes strings through unchanged). */
-function leaseBody(name: string, namespace: string, resourceVersion: string | undefined, spec: LeaseRecord): V1Lease {
+/** Times go out as MicroTime strings (JSON.stringify sends them as they are). */
+function leaseBody(name: string, namespace: string, resourceVersion: string | undefined, spec: LeaseRecord): Lease {
   return {
     apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
     metadata: { name, namespace, ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
     spec,
-  } as unknown as V1Lease;
+  };
 }
 
 /** Waits for `promise` but at most `ms`; never throws. */
@@ -273,7 +285,7 @@ export async function settledWithin(promise: Promise<unknown> | undefined, ms: n
   clearTimeout(timer);
 }
 
-function readRecord(lease: V1Lease): LeaseRecord {
+function readRecord(lease: Lease): LeaseRecord {
   const spec = lease.spec ?? {};
   return {
     holderIdentity: spec.holderIdentity ?? '',
@@ -284,9 +296,9 @@ function readRecord(lease: V1Lease): LeaseRecord {
   };
 }
 
+/** The time as the API server sent it (kept as is, so a renewal resends acquireTime unchanged). */
 function timeString(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  return value instanceof Date ? value.toISOString() : String(value);
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** metav1.MicroTime wire format: RFC 3339 with exactly six fractional digits. */

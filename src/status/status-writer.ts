@@ -5,13 +5,13 @@
 // (ingresses/status update); the publish Service comes from the snapshot when the informers watch
 // its namespace, else from a GET (services get), reused for 10 s: permissions.ts.
 import { isIP } from 'node:net';
-import { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
-import type { KubeConfig, V1Ingress } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Ingress, LoadBalancerIngress, Service } from '../model/kube.ts';
 import type { Snapshot, TranslateOptions } from '../model/snapshot.ts';
 import { indexIngressClasses, isIngressOwned } from '../translate/ingress-class.ts';
 import { describeError } from '../sources/kube/informer.ts';
+import { kubeRequest, objectPath } from '../sources/kube/kube-rest.ts';
 import { settledWithin, statusCode } from './leader-election.ts';
 
 export interface StatusWriterOptions {
@@ -54,8 +54,6 @@ export class IngressStatusWriter {
   readonly stats: StatusWriterStats = { syncs: 0, updates: 0, failures: 0 };
   readonly #o: StatusWriterOptions;
   readonly #log: Logger;
-  readonly #networking: NetworkingV1Api;
-  readonly #core: CoreV1Api;
   readonly #written = new Map<string, Written>();
   readonly #idle = new Set<() => void>();
   #running = false;
@@ -69,8 +67,6 @@ export class IngressStatusWriter {
   constructor(options: StatusWriterOptions) {
     this.#o = options;
     this.#log = options.logger.child({ component: 'status' });
-    this.#networking = options.kubeConfig.makeApiClient(NetworkingV1Api);
-    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
   }
 
   start(): void {
@@ -164,9 +160,9 @@ export class IngressStatusWriter {
     const body = {
       apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace },
       status: { loadBalancer: { ingress: addresses.map((a) => ({ ...a })) } },
-    } as V1Ingress;
+    };
     try {
-      await this.#networking.replaceNamespacedIngressStatus({ name, namespace, body });
+      await kubeRequest(this.#o.kubeConfig, 'PUT', objectPath('networking.k8s.io', 'v1', 'ingresses', namespace, name, 'status'), body);
       this.stats.updates++;
       this.#written.set(`${namespace}/${name}`, { signature, basedOn: ingress.metadata.resourceVersion });
       this.#log.info({ kind: 'Ingress', namespace, name, addresses: addresses.map((a) => a.ip ?? a.hostname) }, 'Ingress status updated');
@@ -193,7 +189,8 @@ export class IngressStatusWriter {
         service = this.#publishServiceCache.service;
       } else {
         try {
-          service = (await this.#core.readNamespacedService({ name: ref.name, namespace: ref.namespace })) as unknown as Service;
+          // Raw JSON: times stay strings, as in the informers' normalized objects.
+          service = await kubeRequest<Service>(this.#o.kubeConfig, 'GET', objectPath('', 'v1', 'services', ref.namespace, ref.name));
           this.#publishServiceCache = { at: now, service };
         } catch (err) {
           if (statusCode(err) === 404) {

@@ -13,7 +13,8 @@
 // - an exception in a callback would be swallowed (or, in the ListWatch, stop it): every callback
 //   is guarded, logged and counted, and a failed delivery is repaired by re-sending our cache;
 // - stop() during a pending list/watch/reconnect delay would otherwise still open a watch.
-import { ListWatch, Watch } from '@kubernetes/client-node';
+import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../../model/kube.ts';

@@ -1,28 +1,17 @@
 // The kinds Switchyard watches: where each lives in the API, how it is listed, which selectors apply.
 // Every call here must be in permissions.ts (list + watch on each resource).
-import { HttpMethod, RequestContext } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { fetch } from 'undici';
 import type { KubeKind } from '../../model/kube.ts';
+import { apiError, authorizedFetch, clusterUrl, KubeApiError } from './kube-rest.ts';
 import { NotAListError, readListJson } from './list-json.ts';
+
+export { KubeApiError };
 
 /** A whole list (all pages): the items as converted, and the resourceVersion it is consistent at. */
 export interface ObjectList<T> {
   readonly resourceVersion: string | undefined;
   readonly items: T[];
-}
-
-/** An HTTP error from the API server, shaped like client-node's (statusCode 410 means relist). */
-export class KubeApiError extends Error {
-  readonly code = 'SWY_ERR_KUBE_API';
-  readonly statusCode: number;
-  readonly reason: string | undefined;
-
-  constructor(statusCode: number, message: string, reason?: string) {
-    super(message);
-    this.statusCode = statusCode;
-    this.reason = reason;
-  }
 }
 
 /** How a list is read. */
@@ -85,31 +74,15 @@ interface Page {
 async function listPage<T>(
   kc: KubeConfig, path: string, options: ListOptions, token: string | undefined, into: T[], convert: (item: unknown) => T | undefined,
 ): Promise<Page> {
-  const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new Error('kubeconfig has no current cluster');
-  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+  const url = clusterUrl(kc, path);
   if (options.fieldSelector !== undefined) url.searchParams.set('fieldSelector', options.fieldSelector);
   if (options.labelSelector !== undefined) url.searchParams.set('labelSelector', options.labelSelector);
   if (options.resourceVersion !== undefined) url.searchParams.set('resourceVersion', options.resourceVersion);
   else if (options.pageSize > 0) url.searchParams.set('limit', String(options.pageSize));
   if (token !== undefined) url.searchParams.set('continue', token);
-  const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-  ctx.setHeaderParam('Accept', 'application/json');
-  await kc.applySecurityAuthentication(ctx);
-  const response = await fetch(url, { method: 'GET', headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as never, signal: options.signal });
+  const response = await authorizedFetch(kc, 'GET', url, { Accept: 'application/json' }, undefined, options.signal);
   const text = await readText(response);
-  if (response.status !== 200) {
-    let message = response.statusText || `HTTP ${response.status}`;
-    let reason: string | undefined;
-    try {
-      const status = JSON.parse(text) as { message?: string; reason?: string };
-      message = status.message ?? message;
-      reason = status.reason;
-    } catch {
-      // not a Status object
-    }
-    throw new KubeApiError(response.status, `list ${path}: ${response.status} ${message}`, reason);
-  }
+  if (response.status !== 200) throw apiError(response.status, response.statusText, text, `list ${path}`);
   let members;
   try {
     members = readListJson(text, (item) => {

@@ -2,7 +2,7 @@
 // service account (token + CA mounted by Kubernetes, KUBERNETES_SERVICE_HOST/PORT).
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 
 export class KubeConfigError extends Error {
   readonly code = 'SWY_ERR_KUBECONFIG';
