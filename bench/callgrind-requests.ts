@@ -1,12 +1,12 @@
 // Instructions per proxied request under callgrind (bench/PROFILE.md sections 5 and 6), for
 // differences of a few percent that wall-clock rounds on a shared machine cannot resolve:
-//   node bench/callgrind-requests.ts [--node-args "--max-semi-space-size=0;--max-semi-space-size=8"] [--rounds 1] [--requests 2000] [--size 100]
+//   node bench/callgrind-requests.ts [--node-args "--max-semi-space-size=0;--max-semi-space-size=8"] [--rounds 1] [--requests 2000] [--size 100] [--keep DIR]
 // For each variant (node flags given to the controller only, ';'-separated; variants alternated
 // per round): the controller (`node src/main.ts`, access log off, metrics on, the nginx upstream)
 // runs under `valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes`; 6,000
 // keep-alive warm-up requests (20 connections), then instrumentation on, exactly --requests
 // requests, off, dump. The figure is the main thread's count (compiler and GC helper threads vary).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     requests: { type: 'string', default: '2000' },
     size: { type: 'string', default: '100' },
+    // Copy the main thread's callgrind file here (for callgrind_annotate) instead of discarding it.
+    keep: { type: 'string' },
   },
 });
 const variants = values['node-args'].split(';').map((v) => v.split(/\s+/).filter(Boolean));
@@ -77,7 +79,10 @@ async function measure(nodeArgs: readonly string[], outDir: string): Promise<{ m
     const m = readFileSync(join(outDir, file), 'utf8').match(/^totals: (\d+)/m);
     const ir = m ? Number(m[1]) : 0;
     all += ir;
-    if (/-01$/.test(file)) main = Math.max(main, ir);
+    if (/-01$/.test(file)) {
+      main = Math.max(main, ir);
+      if (values.keep !== undefined) copyFileSync(join(outDir, file), join(values.keep, `${file}.${Date.now()}`));
+    }
   }
   return { main, all };
 }

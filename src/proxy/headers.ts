@@ -13,6 +13,8 @@
 //   - X-Request-ID: the client's if it is sane (1-128 chars of [A-Za-z0-9._:-]), else a generated one.
 // Response leg (upstream -> client): hop-by-hop headers removed (Connection and those it lists,
 // Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, Trailer, TE); node sets its own framing.
+// The upstream's Date and Server are not passed either, as nginx's default proxy_hide_header: node
+// sends its own Date (cached once a second) and no Server header is sent at all.
 
 import { randomBytes } from 'node:crypto';
 
@@ -209,6 +211,8 @@ export function buildResponseHeaders(headers: Record<string, string | string[] |
       case 'upgrade':
       case 'trailer':
       case 'te':
+      case 'date':
+      case 'server':
         continue;
     }
     if (typeof value === 'string') out.push(name, value);

@@ -196,6 +196,49 @@ test('hop-by-hop headers and the ones Connection lists are removed; Connection: 
   assert.equal(up.sockets.length, 2, 'Connection: close: a new connection for the next request');
 });
 
+test("the upstream's Date and Server are not passed (nginx's proxy_hide_header default)", async () => {
+  const up = await rawUpstream((_head, socket) => socket.write('HTTP/1.1 200 OK\r\nServer: app/1.0\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nX-Kept: k\r\nContent-Length: 2\r\n\r\nok'));
+  const r = await send(pool(up.port));
+  assert.deepEqual(r.headers, ['X-Kept', 'k', 'Content-Length', '2']);
+});
+
+test('a call paused when its response completes leaves the connection reading for the next call', async () => {
+  const up = await rawUpstream((_head, socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'));
+  const p = pool(up.port);
+  const { handler, done } = collect();
+  const onData = handler.onResponseData;
+  handler.onResponseData = (c, chunk) => {
+    onData(c, chunk);
+    c.pause(); // a slow client; its resume never comes: the response ends first
+  };
+  p.dispatch(get('/'), handler);
+  assert.equal((await done).body, 'abc');
+  const second = await send(p);
+  assert.equal(second.error, null);
+  assert.equal(second.body, 'abc');
+  assert.equal(up.sockets.length, 1, 'the same connection');
+});
+
+test('bodies stay intact across many reads on one connection (reads never overwrite bytes handed on)', async () => {
+  const big = Buffer.alloc(300 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+  const up = await rawUpstream((_head, socket) => {
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n`);
+    for (let at = 0; at < big.length; at += 1000) socket.write(big.subarray(at, at + 1000));
+  });
+  const p = pool(up.port);
+  for (let round = 0; round < 3; round++) {
+    const chunks: Buffer[] = [];
+    const { handler, done } = collect();
+    handler.onResponseData = (_c, chunk) => void chunks.push(chunk); // kept, as node keeps unwritten chunks
+    p.dispatch(get('/'), handler);
+    const r = await done;
+    assert.equal(r.error, null);
+    assert.ok(Buffer.concat(chunks).equals(big), `round ${round}: the body arrived intact`);
+  }
+  assert.equal(up.sockets.length, 1);
+});
+
 test('an HTTP/1.0 response is not reused unless it says keep-alive', async () => {
   const up = await rawUpstream((head, socket) => socket.write(head.includes('/ka') ? 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nk' : 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx'));
   const p = pool(up.port);
@@ -214,6 +257,8 @@ for (const [name, response] of [
   ['a Content-Length that is not digits', 'HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc'],
   ['obsolete line folding', 'HTTP/1.1 200 OK\r\nX-A: 1\r\n  continued\r\nContent-Length: 0\r\n\r\n'],
   ['white space before the colon', 'HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n'],
+  ['a bare CR in a header line', 'HTTP/1.1 200 OK\r\nX-A: 1\rX-B: 2\r\nContent-Length: 0\r\n\r\n'],
+  ['a header line without a colon', 'HTTP/1.1 200 OK\r\nX-A\r\nContent-Length: 0\r\n\r\n'],
   ['a bad status line', 'HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n'],
   ['a bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
   ['chunk data longer than its size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n'],
