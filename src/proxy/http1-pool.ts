@@ -350,9 +350,11 @@ class Http1Connection {
     return slab.subarray(this.readOffset);
   }
 
-  onRead(nread: number, buffer: Uint8Array): void {
+  /** net's onread callback; true: keep reading (pausing is the controller's, through socket.pause()). */
+  onRead(nread: number, buffer: Uint8Array): boolean {
     this.readOffset += nread;
     this.onData((buffer as Buffer).subarray(0, nread));
+    return true;
   }
 
   onData(chunk: Buffer): void {
