@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,22 +16,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KubeApiServer, kubeconfigFor } from '../support/kube-api-server.ts';
 import { API_PERMISSIONS } from '../../src/sources/kube/permissions.ts';
 import { endpointSlice, ingress, ingressClass, service } from './fixtures.ts';
+import { get } from '../e2e/helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODULE_LOG = pathToFileURL(join(ROOT, 'test/support/module-log.ts')).href;
-
-function get(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('bin/switchyard.js --source kubernetes: runs with the slim client-node, loading no generated models or APIs', async (t) => {
   const api = new KubeApiServer();
@@ -99,7 +87,8 @@ test('bin/switchyard.js --source kubernetes: runs with the slim client-node, loa
 
   await seen('first route table published; ready');
   assert.notEqual(httpPort, 0, `no http listener port logged: ${[...logged].join(' | ')}`);
-  assert.deepEqual(await get(httpPort, 'shop.example.com'), { status: 200, body: 'a' });
+  const reply = await get(httpPort, 'shop.example.com', '/');
+  assert.deepEqual({ status: reply.status, body: reply.body }, { status: 200, body: 'a' });
   // Leader election (Lease create/update), Ingress status (PUT .../status), an Event (POST).
   await seen('became leader');
   await seen('Ingress status updated');
