@@ -27,6 +27,8 @@ export interface EventRecorderOptions {
    *  turn into thousands of API calls). */
   readonly maxPerBuild?: number;
   readonly now?: () => number;
+  /** Deadline of each API request (kube-rest's default: 10 s). */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface EventRecorderStats {
@@ -119,7 +121,7 @@ export class EventRecorder {
         await kubeRequest(this.#o.kubeConfig, 'PATCH', objectPath('', 'v1', 'events', earlier.namespace, earlier.name), [
           { op: 'replace', path: '/count', value: earlier.count + 1 },
           { op: 'replace', path: '/lastTimestamp', value: time },
-        ], JSON_PATCH);
+        ], { contentType: JSON_PATCH, timeoutMs: this.#o.requestTimeoutMs });
         earlier.count++;
         earlier.lastMs = now;
         this.stats.patched++;
@@ -152,7 +154,7 @@ export class EventRecorder {
       lastTimestamp: time,
       count: 1,
     };
-    await kubeRequest(this.#o.kubeConfig, 'POST', objectPath('', 'v1', 'events', eventNamespace, ''), body);
+    await kubeRequest(this.#o.kubeConfig, 'POST', objectPath('', 'v1', 'events', eventNamespace, ''), body, { timeoutMs: this.#o.requestTimeoutMs });
     this.#recorded.set(key, { name: eventName, namespace: eventNamespace, count: 1, lastMs: now });
     this.stats.created++;
     if (this.#recorded.size > 10_000) {

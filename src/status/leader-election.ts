@@ -3,14 +3,17 @@
 // - A Lease held by someone else counts as expired when its record has not changed for
 //   leaseDuration by OUR clock (observed time), so clock skew between nodes does not matter.
 // - The leader renews every retryPeriod; when it could not renew for renewDeadline it stops acting
-//   as leader (renewDeadline < leaseDuration, so it stops before anyone else may take over).
+//   as leader (renewDeadline < leaseDuration, so it stops before anyone else may take over). A
+//   timer armed at each renewal enforces it and aborts the attempt in flight, so a request to an
+//   API server that never answers cannot keep this replica leader (client-go runs each renewal
+//   under a context with the renew deadline). Every request also has its own deadline.
 // - stop() releases the Lease (empty holder, 1s duration) so a successor takes over at once.
 // API calls: leases get, create, update in --pod-namespace (permissions.ts).
 import { randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describeError } from '../sources/kube/informer.ts';
-import { kubeRequest, objectPath } from '../sources/kube/kube-rest.ts';
+import { DEFAULT_KUBE_REQUEST_TIMEOUT_MS, KubeApiTimeoutError, kubeRequest, objectPath } from '../sources/kube/kube-rest.ts';
 
 export interface LeaderElectionOptions {
   readonly kubeConfig: KubeConfig;
@@ -26,6 +29,9 @@ export interface LeaderElectionOptions {
   readonly leaseDurationMs?: number;
   readonly renewDeadlineMs?: number;
   readonly retryPeriodMs?: number;
+  /** Deadline of each API request (kube-rest's default: 10 s); a leader's renewal is also cut at
+   *  its renew deadline, whichever comes first. */
+  readonly requestTimeoutMs?: number;
   readonly now?: () => number;
 }
 
@@ -72,6 +78,7 @@ export class LeaderElector {
   readonly #leaseDurationMs: number;
   readonly #renewDeadlineMs: number;
   readonly #retryPeriodMs: number;
+  readonly #requestTimeoutMs: number;
   readonly #now: () => number;
   readonly #listeners = new Set<(leader: boolean) => void>();
   #leader = false;
@@ -83,6 +90,10 @@ export class LeaderElector {
   #observed: string | undefined;
   #observedAt = 0;
   #lastRenew = 0;
+  /** The acquire/renew attempt in flight: aborted when the renew deadline passes or on stop(). */
+  #attempt: AbortController | undefined;
+  /** Fires renewDeadline after the last successful renewal, while leader. */
+  #deadlineTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LeaderElectionOptions) {
     this.#kc = options.kubeConfig;
@@ -93,6 +104,7 @@ export class LeaderElector {
     this.#leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.#retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_KUBE_REQUEST_TIMEOUT_MS;
     this.#now = options.now ?? Date.now;
     if (!(this.#renewDeadlineMs < this.#leaseDurationMs)) throw new Error('leader election: renewDeadline must be shorter than leaseDuration');
     if (!(this.#retryPeriodMs < this.#renewDeadlineMs)) throw new Error('leader election: retryPeriod must be shorter than renewDeadline');
@@ -121,21 +133,27 @@ export class LeaderElector {
     this.#running = false;
     clearTimeout(this.#timer);
     this.#wake?.();
-    // An API call in flight to an unreachable server can hang: shutdown waits a bounded time.
+    // The attempt in flight is of no use any more: cut it rather than wait for its deadline.
+    this.#attempt?.abort(new Error('leader election stopped'));
     await settledWithin(this.#loop, this.#retryPeriodMs);
     if (this.#leader) {
       this.#setLeader(false); // stop writing first, then hand the Lease over
-      await settledWithin(this.#release(), this.#renewDeadlineMs / 2);
+      const releaseMs = Math.min(this.#requestTimeoutMs, this.#renewDeadlineMs / 2);
+      await settledWithin(this.#release(AbortSignal.timeout(releaseMs)), releaseMs);
     }
   }
 
   async #run(): Promise<void> {
     while (this.#running) {
+      const attempt = new AbortController();
+      this.#attempt = attempt;
       try {
-        await this.#tryAcquireOrRenew();
+        await this.#tryAcquireOrRenew(attempt.signal);
       } catch (err) {
         this.stats.failures++;
         this.#log.error({ err }, 'leader election step failed unexpectedly');
+      } finally {
+        this.#attempt = undefined;
       }
       if (!this.#running) break;
       // Followers retry with jitter (client-go JitterFactor 1.2) so replicas do not move in lockstep.
@@ -148,11 +166,11 @@ export class LeaderElector {
     }
   }
 
-  async #tryAcquireOrRenew(): Promise<void> {
+  async #tryAcquireOrRenew(signal: AbortSignal): Promise<void> {
     const now = this.#now();
     let lease: Lease | undefined;
     try {
-      lease = await this.#request('GET', this.#name);
+      lease = await this.#request('GET', this.#name, undefined, signal);
     } catch (err) {
       if (statusCode(err) !== 404) return this.#failed(err, 'reading the Lease failed');
     }
@@ -162,12 +180,13 @@ export class LeaderElector {
         holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.#leaseDurationMs / 1000),
         acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0,
       };
+      const sentAt = this.#now();
       try {
-        await this.#request('POST', '', leaseBody(this.#name, this.#namespace, undefined, record));
+        await this.#request('POST', '', leaseBody(this.#name, this.#namespace, undefined, record), signal);
       } catch (err) {
         return this.#failed(err, 'creating the Lease failed');
       }
-      this.#succeeded(record, now);
+      this.#succeeded(record, now, sentAt);
       return;
     }
 
@@ -191,46 +210,60 @@ export class LeaderElector {
       renewTime: microTime(now),
       leaseTransitions: ours ? current.leaseTransitions : current.leaseTransitions + 1,
     };
+    const sentAt = this.#now();
     try {
       // resourceVersion makes this a compare-and-swap: two replicas cannot both take the Lease.
-      await this.#request('PUT', this.#name, leaseBody(this.#name, this.#namespace, lease.metadata?.resourceVersion, record));
+      await this.#request('PUT', this.#name, leaseBody(this.#name, this.#namespace, lease.metadata?.resourceVersion, record), signal);
     } catch (err) {
       return this.#failed(err, ours ? 'renewing the Lease failed' : 'taking the Lease failed');
     }
     if (ours) this.stats.renewals++;
     else if (current.holderIdentity !== '') this.#log.info({ previous: current.holderIdentity }, 'took over an expired Lease');
-    this.#succeeded(record, now);
+    this.#succeeded(record, now, sentAt);
   }
 
-  #succeeded(record: LeaseRecord, now: number): void {
+  /** `sentAt`: when the write that succeeded was sent. The API server stored it after that, so no
+   *  other replica can have seen the record change earlier: the renew deadline counts from there. */
+  #succeeded(record: LeaseRecord, now: number, sentAt: number): void {
     this.#observed = JSON.stringify(record);
     this.#observedAt = now;
-    this.#lastRenew = now;
+    this.#lastRenew = sentAt;
     if (!this.#leader) this.#setLeader(true);
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = setTimeout(() => this.#renewDeadlinePassed(), this.#renewDeadlineMs - (this.#now() - sentAt));
+    this.#deadlineTimer.unref(); // the loop's timer keeps the process alive, not this one
+  }
+
+  /** No successful renewal for renewDeadline: stop acting as leader now, before the Lease can
+   *  expire for the others, whether the attempt in flight failed, hangs or was never sent. */
+  #renewDeadlinePassed(): void {
+    this.#deadlineTimer = undefined;
+    if (!this.#leader) return;
+    this.#log.error({ sinceRenewMs: this.#now() - this.#lastRenew, renewDeadlineMs: this.#renewDeadlineMs, reason: 'RenewDeadlineExceeded' },
+      'could not renew the Lease within the renew deadline; no longer leader');
+    this.#setLeader(false);
+    this.#attempt?.abort(new KubeApiTimeoutError('renewing the Lease', this.#renewDeadlineMs));
   }
 
   #failed(err: unknown, message: string): void {
+    if (!this.#running) return; // stop() cut it
     this.stats.failures++;
-    const sinceRenew = this.#now() - this.#lastRenew;
-    if (this.#leader && sinceRenew >= this.#renewDeadlineMs) {
-      this.#log.error({ err: describeError(err), sinceRenewMs: sinceRenew }, `${message}; renew deadline passed, no longer leader`);
-      this.#setLeader(false);
-    } else if (statusCode(err) === 409) {
+    if (statusCode(err) === 409) {
       this.#log.debug({ err: describeError(err) }, `${message}: conflict`);
     } else {
       this.#log.warn({ err: describeError(err) }, message);
     }
   }
 
-  async #release(): Promise<void> {
+  async #release(signal: AbortSignal): Promise<void> {
     try {
-      const lease = await this.#request('GET', this.#name);
+      const lease = await this.#request('GET', this.#name, undefined, signal);
       const current = readRecord(lease);
       if (current.holderIdentity !== this.identity) return;
       const now = this.#now();
       await this.#request('PUT', this.#name, leaseBody(this.#name, this.#namespace, lease.metadata?.resourceVersion, {
         holderIdentity: '', leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: current.leaseTransitions,
-      }));
+      }), signal);
       this.#log.info('released the Lease');
     } catch (err) {
       this.#log.warn({ err: describeError(err) }, 'releasing the Lease failed; another replica takes over when it expires');
@@ -239,8 +272,9 @@ export class LeaderElector {
 
   /** GET/PUT the Lease (name) or POST to the collection (''). The answer is raw JSON: its times
    *  are the MicroTime strings the API server sent, not Dates. */
-  #request(method: 'GET' | 'POST' | 'PUT', name: string, body?: Lease): Promise<Lease> {
-    return kubeRequest<Lease>(this.#kc, method, objectPath('coordination.k8s.io', 'v1', 'leases', this.#namespace, name), body);
+  #request(method: 'GET' | 'POST' | 'PUT', name: string, body: Lease | undefined, signal: AbortSignal): Promise<Lease> {
+    return kubeRequest<Lease>(this.#kc, method, objectPath('coordination.k8s.io', 'v1', 'leases', this.#namespace, name), body,
+      { timeoutMs: this.#requestTimeoutMs, signal });
   }
 
   #setLeader(leader: boolean): void {
@@ -250,6 +284,8 @@ export class LeaderElector {
       this.stats.acquired++;
       this.#log.info({ identity: this.identity }, 'became leader');
     } else {
+      clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = undefined;
       this.stats.lost++;
       this.#log.info({ identity: this.identity }, 'stopped being leader');
     }

@@ -34,6 +34,8 @@ export interface StatusReporterOptions {
   readonly renewDeadlineMs?: number;
   readonly retryPeriodMs?: number;
   readonly statusResyncMs?: number;
+  /** Deadline of each API request (kube-rest's default: 10 s). */
+  readonly requestTimeoutMs?: number;
 }
 
 export class StatusReporter {
@@ -50,20 +52,21 @@ export class StatusReporter {
     this.elector = new LeaderElector({
       kubeConfig, logger, namespace: options.podNamespace, name: options.electionId, podName: options.podName,
       leaseDurationMs: options.leaseDurationMs, renewDeadlineMs: options.renewDeadlineMs, retryPeriodMs: options.retryPeriodMs,
+      requestTimeoutMs: options.requestTimeoutMs,
     });
     const isLeader = () => this.elector.isLeader;
     this.statusWriter = options.updateStatus
       ? new IngressStatusWriter({
         kubeConfig, logger, isLeader, snapshot: () => options.store.snapshot(), translateOptions: options.translateOptions,
         publishService: options.publishService, publishStatusAddress: options.publishStatusAddress,
-        resyncMs: options.statusResyncMs,
+        resyncMs: options.statusResyncMs, requestTimeoutMs: options.requestTimeoutMs,
       })
       : null;
     if (options.updateStatus && options.publishService === null && options.publishStatusAddress.length === 0) {
       logger.warn('--update-status is on but neither --publish-service nor --publish-status-address is set: Ingress status is not written');
     }
     this.events = new EventRecorder({
-      kubeConfig, logger, isLeader, instance: options.podName || this.elector.identity,
+      kubeConfig, logger, isLeader, instance: options.podName || this.elector.identity, requestTimeoutMs: options.requestTimeoutMs,
       findObject: (kind, namespace, name) => options.store.get(kind as KubeKind, namespace, name),
     });
   }

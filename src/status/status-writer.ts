@@ -34,6 +34,8 @@ export interface StatusWriterOptions {
   readonly concurrency?: number;
   /** How long a publish Service read with GET (not in the watched namespaces) is reused. */
   readonly publishServiceCacheMs?: number;
+  /** Deadline of each API request (kube-rest's default: 10 s). */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface StatusWriterStats {
@@ -162,7 +164,8 @@ export class IngressStatusWriter {
       status: { loadBalancer: { ingress: addresses.map((a) => ({ ...a })) } },
     };
     try {
-      await kubeRequest(this.#o.kubeConfig, 'PUT', objectPath('networking.k8s.io', 'v1', 'ingresses', namespace, name, 'status'), body);
+      await kubeRequest(this.#o.kubeConfig, 'PUT', objectPath('networking.k8s.io', 'v1', 'ingresses', namespace, name, 'status'), body,
+        { timeoutMs: this.#o.requestTimeoutMs });
       this.stats.updates++;
       this.#written.set(`${namespace}/${name}`, { signature, basedOn: ingress.metadata.resourceVersion });
       this.#log.info({ kind: 'Ingress', namespace, name, addresses: addresses.map((a) => a.ip ?? a.hostname) }, 'Ingress status updated');
@@ -190,7 +193,8 @@ export class IngressStatusWriter {
       } else {
         try {
           // Raw JSON: times stay strings, as in the informers' normalized objects.
-          service = await kubeRequest<Service>(this.#o.kubeConfig, 'GET', objectPath('', 'v1', 'services', ref.namespace, ref.name));
+          service = await kubeRequest<Service>(this.#o.kubeConfig, 'GET', objectPath('', 'v1', 'services', ref.namespace, ref.name), undefined,
+            { timeoutMs: this.#o.requestTimeoutMs });
           this.#publishServiceCache = { at: now, service };
         } catch (err) {
           if (statusCode(err) === 404) {

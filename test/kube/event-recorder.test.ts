@@ -9,6 +9,7 @@ import { KubeApiServer, kubeconfigFor } from '../support/kube-api-server.ts';
 import { loadKubeConfig } from '../../src/sources/kube/kube-config.ts';
 import { EventRecorder } from '../../src/status/event-recorder.ts';
 import type { Diagnostic } from '../../src/model/diagnostic.ts';
+import { captureLogs } from '../support/log-capture.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -78,6 +79,39 @@ test('diagnostics about other kinds (a Service without ready endpoints) make no 
     recorder.record([{ severity: 'warning', object: { kind: 'Service', namespace: 'shop', name: 'web' }, reason: 'NoReadyEndpoints', message: 'no ready endpoints' }]);
     await recorder.flush();
     assert.equal(server.list('Event').length, 0);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an Event write to an API server that stops answering times out and is logged; later ones go through', async () => {
+  const server = new KubeApiServer();
+  await server.start();
+  const dir = mkdtempSync(join(tmpdir(), 'swy-events-'));
+  writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(server));
+  const kubeConfig = loadKubeConfig({ kubeconfig: join(dir, 'kubeconfig') }).kubeConfig;
+  const { logger, lines } = captureLogs('info');
+  const recorder = new EventRecorder({
+    kubeConfig, logger, isLeader: () => true, instance: 'switchyard-0', requestTimeoutMs: 150, findObject: () => undefined,
+  });
+  const diagnostic = (name: string): Diagnostic => ({
+    severity: 'error', object: { kind: 'Ingress', namespace: 'shop', name }, reason: 'ServiceNotFound', message: 'service "shop/api" not found',
+  });
+  try {
+    server.stall((e) => e.resource === 'events');
+    const t0 = Date.now();
+    recorder.record([diagnostic('a')]);
+    await recorder.flush();
+    assert.ok(Date.now() - t0 < 2000, `the write ended at its deadline (${Date.now() - t0}ms)`);
+    assert.equal(recorder.stats.failures, 1);
+    const failed = lines.find((l) => l.msg === 'writing an Event failed');
+    assert.equal((failed?.err as { code?: string } | undefined)?.code, 'SWY_ERR_KUBE_API_TIMEOUT');
+    server.unstall();
+    recorder.record([diagnostic('a'), diagnostic('b')]);
+    await recorder.flush();
+    assert.equal(recorder.stats.created, 1);
+    assert.deepEqual(server.list('Event').map((e) => e.involvedObject.name), ['b']);
   } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,8 @@ import { pino } from 'pino';
 import { KubeApiServer, kubeconfigFor } from '../support/kube-api-server.ts';
 import { loadKubeConfig } from '../../src/sources/kube/kube-config.ts';
 import { LeaderElector } from '../../src/status/leader-election.ts';
+import type { LeaderElectionOptions } from '../../src/status/leader-election.ts';
+import { captureLogs } from '../support/log-capture.ts';
 
 const silent = pino({ level: 'silent' });
 const TIMING = { leaseDurationMs: 900, renewDeadlineMs: 600, retryPeriodMs: 100 };
@@ -19,8 +21,8 @@ async function setup() {
   writeFileSync(join(dir, 'kubeconfig'), kubeconfigFor(server));
   const kubeConfig = loadKubeConfig({ kubeconfig: join(dir, 'kubeconfig') }).kubeConfig;
   const electors: LeaderElector[] = [];
-  const make = (identity: string) => {
-    const e = new LeaderElector({ kubeConfig, logger: silent, namespace: 'ingress', name: 'switchyard-leader', identity, ...TIMING });
+  const make = (identity: string, more: Partial<LeaderElectionOptions> = {}) => {
+    const e = new LeaderElector({ kubeConfig, logger: silent, namespace: 'ingress', name: 'switchyard-leader', identity, ...TIMING, ...more });
     electors.push(e);
     return e;
   };
@@ -144,5 +146,65 @@ test('stop() is bounded when the API server accepts connections but never answer
     for (const s of sockets) s.destroy();
     await new Promise((r) => blackhole.close(r));
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a leader whose API server stops answering steps down within the renew deadline, and comes back when it answers', async () => {
+  const h = await setup();
+  const { logger, lines } = captureLogs('info');
+  try {
+    // A request deadline far past the renew deadline: the renew deadline alone must cut the renewal.
+    const a = h.make('a', { logger, requestTimeoutMs: 30_000 });
+    a.start();
+    await becomes(a, true);
+    let lastRenewedAt = Date.now();
+    const off = h.server.onRequest((e) => {
+      if (e.resource === 'leases' && e.verb === 'update' && e.code === 200) lastRenewedAt = Date.now();
+    });
+    await h.server.nextRequest((e) => e.resource === 'leases' && e.verb === 'update');
+    h.server.stall((e) => e.resource === 'leases');
+    await h.server.nextRequest((e) => e.resource === 'leases' && e.code === 0); // a request is hanging
+    await becomes(a, false);
+    off();
+    const since = Date.now() - lastRenewedAt;
+    assert.ok(since <= TIMING.renewDeadlineMs + 100, `stepped down ${since}ms after the last renewal (renew deadline ${TIMING.renewDeadlineMs}ms)`);
+    assert.ok(since >= TIMING.renewDeadlineMs - 100, `not before the renew deadline (${since}ms)`);
+    const line = lines.find((l) => l.reason === 'RenewDeadlineExceeded');
+    assert.equal(line?.msg, 'could not renew the Lease within the renew deadline; no longer leader');
+    assert.equal(line.level, 'error');
+    // The renewal in flight was cut at the deadline, not left to its 30 s request deadline.
+    // The renewal in flight was cut at the deadline, not left to its 30 s request deadline: its
+    // failure is logged before the next attempt (which hangs too) is sent.
+    await h.server.nextRequest((e) => e.resource === 'leases' && e.code === 0);
+    const cut = lines.find((l) => l.msg === 'reading the Lease failed' || l.msg === 'renewing the Lease failed');
+    assert.equal((cut?.err as { code?: string } | undefined)?.code, 'SWY_ERR_KUBE_API_TIMEOUT');
+    assert.equal(a.stats.lost, 1);
+
+    h.server.unstall();
+    await becomes(a, true, 2000);
+    assert.equal(h.server.get('Lease', 'ingress', 'switchyard-leader')!.spec.holderIdentity, 'a');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a follower against a silent API server fails each attempt at its request deadline and keeps campaigning', async () => {
+  const h = await setup();
+  const { logger, lines } = captureLogs('info');
+  try {
+    h.server.stall();
+    const b = h.make('b', { logger, requestTimeoutMs: 150 });
+    b.start();
+    // Three attempts reach the server: the first two were given up at their deadline.
+    for (let i = 0; i < 3; i++) await h.server.nextRequest((e) => e.resource === 'leases' && e.code === 0);
+    assert.equal(b.isLeader, false);
+    const failed = lines.filter((l) => l.msg === 'reading the Lease failed');
+    assert.ok(failed.length >= 2, `each stalled attempt failed and was logged (${failed.length})`);
+    assert.equal((failed[0].err as { code?: string }).code, 'SWY_ERR_KUBE_API_TIMEOUT');
+    assert.equal(failed[0].level, 'warn');
+    h.server.unstall();
+    await becomes(b, true, 2000);
+  } finally {
+    await h.close();
   }
 });

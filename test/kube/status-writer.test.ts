@@ -6,6 +6,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { captureLogs } from '../support/log-capture.ts';
 import { KubeApiServer, kubeconfigFor } from '../support/kube-api-server.ts';
 import { loadKubeConfig } from '../../src/sources/kube/kube-config.ts';
 import { KubeSource } from '../../src/sources/kube/kube-source.ts';
@@ -20,7 +22,10 @@ const translateOptions: TranslateOptions = {
   ingressClass: 'switchyard', controllerName: CONTROLLER_NAME, watchIngressWithoutClass: false, defaultBackendService: null,
 };
 
-async function setup(writer: { publishStatusAddress?: string[]; publishService?: { namespace: string; name: string } | null; leader?: () => boolean; namespaces?: string[]; cacheMs?: number }) {
+async function setup(writer: {
+  publishStatusAddress?: string[]; publishService?: { namespace: string; name: string } | null; leader?: () => boolean; namespaces?: string[]; cacheMs?: number;
+  logger?: Logger; requestTimeoutMs?: number;
+}) {
   const server = new KubeApiServer();
   await server.start();
   server.put(ingressClass());
@@ -37,7 +42,7 @@ async function setup(writer: { publishStatusAddress?: string[]; publishService?:
   source.start();
   await source.synced;
   const statusWriter = new IngressStatusWriter({
-    kubeConfig, logger: silent, snapshot: () => snapshotOf(sink), translateOptions,
+    kubeConfig, logger: writer.logger ?? silent, requestTimeoutMs: writer.requestTimeoutMs, snapshot: () => snapshotOf(sink), translateOptions,
     publishService: writer.publishService ?? null, publishStatusAddress: writer.publishStatusAddress ?? [],
     isLeader: writer.leader ?? (() => true), debounceMs: 5, resyncMs: 60_000, publishServiceCacheMs: writer.cacheMs,
   });
@@ -152,6 +157,32 @@ test('a follower writes no status; it starts when leadership is gained', async (
     h.statusWriter.trigger();
     await h.statusWriter.whenIdle();
     assert.equal(h.statusPuts().length, 2);
+  } finally {
+    await h.close();
+  }
+});
+
+test('status writes to an API server that stops answering time out, are logged, and are retried', async () => {
+  const { logger, lines } = captureLogs('info');
+  const h = await setup({ publishStatusAddress: ['192.0.2.10'], logger, requestTimeoutMs: 150 });
+  try {
+    h.server.stall((e) => e.resource === 'ingresses/status');
+    h.statusWriter.start();
+    const t0 = Date.now();
+    await h.statusWriter.whenIdle();
+    assert.ok(Date.now() - t0 < 2000, `the sync ended at the request deadline (${Date.now() - t0}ms)`);
+    assert.equal(h.statusWriter.stats.failures, 2);
+    assert.equal(h.statusWriter.stats.updates, 0);
+    const failed = lines.filter((l) => l.msg === 'updating Ingress status failed; will retry');
+    assert.equal(failed.length, 2);
+    assert.equal((failed[0].err as { code?: string }).code, 'SWY_ERR_KUBE_API_TIMEOUT');
+    assert.equal(failed[0].reason, 'StatusUpdateFailed');
+    // The next sync (resync, published table, leadership) writes them.
+    h.server.unstall();
+    h.statusWriter.trigger();
+    await h.statusWriter.whenIdle();
+    assert.equal(h.statusWriter.stats.updates, 2);
+    assert.deepEqual(h.lb('mine'), [{ ip: '192.0.2.10' }]);
   } finally {
     await h.close();
   }

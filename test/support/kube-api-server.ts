@@ -4,8 +4,8 @@
 // (?watch=true) as chunked newline-delimited JSON events ADDED/MODIFIED/DELETED/BOOKMARK/ERROR,
 // resumed from a resourceVersion, 410 Gone for compacted versions, timeoutSeconds and server-side
 // close; CRUD; the /status subresource. Test hooks: compact history (force 410), drop watches, fail
-// the next N lists, stop/restart on the same port with state kept, and a request log of
-// (verb, apiGroup, resource) for the RBAC check.
+// the next N lists, stall requests (accepted, never answered), stop/restart on the same port with
+// state kept, and a request log of (verb, apiGroup, resource) for the RBAC check.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -49,6 +49,14 @@ export interface RequestLogEntry {
   readonly userAgent: string;
   /** The query parameters (resourceVersion, limit, continue, selectors, watch options). */
   readonly query: Readonly<Record<string, string>>;
+}
+
+/** What stall() decides on: the RBAC verb, plural resource (with "/status"), namespace, name. */
+export interface StallTarget {
+  readonly verb: string;
+  readonly resource: string;
+  readonly namespace: string;
+  readonly name: string;
 }
 
 interface HistoryEvent {
@@ -96,6 +104,8 @@ export class KubeApiServer {
   #failLists = 0;
   #failListStatus = 500;
   #failWatches = 0;
+  #stall: ((e: StallTarget) => boolean) | undefined;
+  readonly #stalled = new Set<ServerResponse>();
   #port = 0;
   #listening = false;
   readonly requestLog: RequestLogEntry[] = [];
@@ -199,6 +209,24 @@ export class KubeApiServer {
   /** Answer the next `n` WATCH requests with HTTP 500. */
   failNextWatches(n: number): void {
     this.#failWatches = n;
+  }
+
+  /** From now on, requests that `predicate` accepts (all by default) are read and never answered,
+   *  like an API server that accepts connections and goes silent. They are logged with code 0. */
+  stall(predicate: (e: StallTarget) => boolean = () => true): void {
+    this.#stall = predicate;
+  }
+
+  /** Answer again; requests held so far have their connection cut. */
+  unstall(): void {
+    this.#stall = undefined;
+    for (const res of this.#stalled) res.socket?.destroy();
+    this.#stalled.clear();
+  }
+
+  /** Requests held by stall() and not yet given up by their client. */
+  get stalledCount(): number {
+    return this.#stalled.size;
   }
 
   /** Send a BOOKMARK with the current resourceVersion to every watch that allows them. */
@@ -333,6 +361,12 @@ export class KubeApiServer {
     const logged = (code: number) =>
       this.#log({ verb, apiGroup: resource.group, resource: resource.plural + (subresource ? `/${subresource}` : ''), namespace, name, code }, req);
 
+    if (this.#stall?.({ verb, resource: resource.plural + (subresource ? `/${subresource}` : ''), namespace, name }) === true) {
+      logged(0);
+      this.#stalled.add(res);
+      res.on('close', () => this.#stalled.delete(res));
+      return;
+    }
     if (this.#options.token !== undefined && req.headers.authorization !== `Bearer ${this.#options.token}`) {
       logged(401);
       sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
