@@ -5,6 +5,7 @@ import type { CompiledEndpoint, CompiledUpstream } from '../compile/compiled-ups
 import type { CompiledRoute } from '../compile/compiled-route.ts';
 import { ProxyError, ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
 import { buildResponseHeaders, type RequestHeaderFacts } from './headers.ts';
+import { joinHeadAndBody, storeResponseHead } from './response-head.ts';
 import type { UpstreamPool } from './upstreams.ts';
 import type { Http1Controller, Http1Handler } from './http1-pool.ts';
 import type { Balancer } from './balancers/balancer.ts';
@@ -108,6 +109,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
   remaining = -1;
   /** res.end() was called with the last body chunk (onResponseData). */
   ended = false;
+  /** The response head was built by storeResponseHead (response-head.ts), not writeHead. */
+  headBuilt = false;
 
   // -- machinery --
   /** The client's per-request control (http1-pool.ts's, or undici's for https upstreams). */
@@ -187,15 +190,26 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     if (this.done) return;
     const length = headers['content-length'];
     // Throws on an invalid status message/header value: undici then aborts with that error (-> 502).
-    this.onResponseHead(controller, statusCode, statusMessage ?? '', buildResponseHeaders(headers), typeof length === 'string' ? Number(length) : -1);
+    this.startResponse(statusCode, statusMessage ?? '', buildResponseHeaders(headers), typeof length === 'string' ? Number(length) : -1, false);
   }
 
   /**
-   * The final response head, headers flat and without hop-by-hop ones; contentLength -1 = none.
-   * Throws on an invalid status message/header value (the client turns that into a 502).
+   * http1-pool's final response head: headers flat, checked (tokens, no control characters) and
+   * without hop-by-hop ones; contentLength -1 = none.
    * hot path
    */
   onResponseHead(_controller: Http1Controller, statusCode: number, statusMessage: string, out: string[], contentLength: number): void {
+    this.startResponse(statusCode, statusMessage, out, contentLength, true);
+  }
+
+  /**
+   * Write the response head to the client (stored on res; sent with the first body bytes).
+   * `checked`: the header names and values are known valid, so the plain case can skip writeHead
+   * (response-head.ts). Throws on an invalid status message/header value (the client turns that
+   * into a 502).
+   * hot path
+   */
+  startResponse(statusCode: number, statusMessage: string, out: string[], contentLength: number, checked: boolean): void {
     if (this.done) return;
     if (this.timer !== null) {
       clearTimeout(this.timer);
@@ -209,6 +223,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     if (contentLength >= 0 && this.method !== 'HEAD') this.remaining = contentLength;
     // The upstream's reason phrase is kept only when it is not the standard one node would send.
     if (statusMessage !== '' && statusMessage !== STATUS_CODES[statusCode]) res.writeHead(statusCode, statusMessage, out);
+    // Our own Set-Cookie line is not among the checked headers: writeHead validates it.
+    else if (checked && this.setCookie === null && storeResponseHead(res, statusCode, out)) this.headBuilt = true;
     else res.writeHead(statusCode, out);
   }
 
@@ -218,7 +234,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     // The chunk that completes the declared body (the only one for most small responses): end with it.
     if (this.bytesOut === this.remaining && !this.done) {
       this.ended = true;
-      this.res.end(chunk);
+      // The whole body in one chunk behind a head we built: one write for both (response-head.ts).
+      const joined = this.headBuilt && this.bytesOut === chunk.length ? joinHeadAndBody(this.res, chunk) : null;
+      this.res.end(joined ?? chunk);
       return;
     }
     if (!this.res.write(chunk) && !this.waitingDrain && !this.done) {

@@ -43,7 +43,10 @@ export interface Http1Handler {
   onRequestStart(controller: Http1Controller, context: unknown): void;
   onBodySent?(chunk: Buffer): void;
   onRequestSent?(): void;
-  /** The final (>= 200) response head: headers flat and without hop-by-hop ones; contentLength -1 = none. */
+  /**
+   * The final (>= 200) response head: headers flat and without hop-by-hop ones; contentLength -1 = none.
+   * Header names are tokens and values have no control characters but HTAB (checked while parsing).
+   */
   onResponseHead(controller: Http1Controller, statusCode: number, statusMessage: string, headers: string[], contentLength: number): void;
   onResponseData(controller: Http1Controller, chunk: Buffer): void;
   onResponseEnd(controller: Http1Controller, trailers: Record<string, string>): void;
@@ -80,6 +83,9 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const READ_SLAB = 32 * 1024;
 const READ_MIN = 4 * 1024;
 const MAX_CHUNK_LINE = 4096;
+/** RFC 9110 tchar, by latin1 code: 1 for the characters a header name may have. */
+const TOKEN_CHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[c.charCodeAt(0)] = 1;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const CHUNK_END = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
@@ -449,18 +455,26 @@ class Http1Connection {
       if (first === 32 || first === 9) return this.badResponse('obsolete header line folding');
       // The colon, then the line end, found by one forward scan (cheaper than two indexOf calls
       // for lines this short); a CR must start a CRLF.
+      // The same scans check what node's writeHead would (names are tokens, values have no control
+      // characters but HTAB), so the response head is built without validating again (response-head.ts).
       let colon = pos;
-      while (colon < length) {
+      while (colon < length && TOKEN_CHAR[head.charCodeAt(colon)] === 1) colon++;
+      if (colon === length || head.charCodeAt(colon) !== 58) {
         const c = head.charCodeAt(colon);
-        if (c === 58 || c === 13) break;
-        colon++;
+        if (c === 32 || c === 9) return this.badResponse('white space before a header colon');
+        return this.badResponse(colon === length || c === 13 ? 'header line without a colon' : 'invalid character in a header name');
       }
-      if (colon === pos || colon === length || head.charCodeAt(colon) !== 58) return this.badResponse('header line without a name');
+      if (colon === pos) return this.badResponse('header line without a name');
       let next = colon + 1;
-      while (next < length && head.charCodeAt(next) !== 13) next++;
+      while (next < length) {
+        const c = head.charCodeAt(next);
+        if (c < 32 || c === 127) {
+          if (c === 13) break;
+          if (c !== 9) return this.badResponse('control character in a header value');
+        }
+        next++;
+      }
       if (next < length && head.charCodeAt(next + 1) !== 10) return this.badResponse('bare CR in a header line');
-      const last = head.charCodeAt(colon - 1);
-      if (last === 32 || last === 9) return this.badResponse('white space before a header colon');
       const name = head.slice(pos, colon);
       let valueStart = colon + 1;
       let valueEnd = next;

@@ -259,6 +259,11 @@ for (const [name, response] of [
   ['white space before the colon', 'HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n'],
   ['a bare CR in a header line', 'HTTP/1.1 200 OK\r\nX-A: 1\rX-B: 2\r\nContent-Length: 0\r\n\r\n'],
   ['a header line without a colon', 'HTTP/1.1 200 OK\r\nX-A\r\nContent-Length: 0\r\n\r\n'],
+  ['a control character in a header value', 'HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n'],
+  ['a NUL in a header value', 'HTTP/1.1 200 OK\r\nX-A: a\x00\r\nContent-Length: 0\r\n\r\n'],
+  ['a bare LF in a header value', 'HTTP/1.1 200 OK\r\nX-A: a\nX-B: b\r\nContent-Length: 0\r\n\r\n'],
+  ['a header name that is not a token', 'HTTP/1.1 200 OK\r\nX(A): 1\r\nContent-Length: 0\r\n\r\n'],
+  ['a header name with white space inside', 'HTTP/1.1 200 OK\r\nX A: 1\r\nContent-Length: 0\r\n\r\n'],
   ['a bad status line', 'HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n'],
   ['a bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
   ['chunk data longer than its size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n'],
@@ -270,6 +275,13 @@ for (const [name, response] of [
     assert.equal(r.error?.code, 'SWY_UPSTREAM_BAD_RESPONSE', r.error?.message);
   });
 }
+
+test('header values keep HTAB and obs-text bytes; token names with every tchar pass', async () => {
+  const up = await rawUpstream((_head, socket) => socket.write(Buffer.from("HTTP/1.1 200 OK\r\nX-Tab: a\tb\r\nX-Obs: caf\xe9\r\n!#$%&'*+-.^_`|~09az: t\r\nContent-Length: 2\r\n\r\nok", 'latin1')));
+  const r = await send(pool(up.port));
+  assert.equal(r.error, null);
+  assert.deepEqual(r.headers, ['X-Tab', 'a\tb', 'X-Obs', 'caf\xe9', "!#$%&'*+-.^_`|~09az", 't', 'Content-Length', '2']);
+});
 
 test('two equal Content-Lengths are one', async () => {
   const up = await rawUpstream((_head, socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok'));
