@@ -16,7 +16,7 @@ import { BENCH_HOST, SHIPPED_ARGS, benchManifests } from './lib/contenders.ts';
 import { ensureNginx } from './lib/nginx.ts';
 import { installCleanup, pinSelf, start, stopAll } from './lib/procs.ts';
 import { LOAD_CORE, SERVER_CORE } from './lib/load.ts';
-import { freePort, get, waitUntil } from './lib/net.ts';
+import { freePorts, get, waitUntil } from './lib/net.ts';
 import { repoRoot } from './lib/switchyard.ts';
 import { startUpstream } from './lib/upstreams.ts';
 
@@ -50,7 +50,7 @@ async function load(port: number, amount: number): Promise<void> {
 
 /** Main-thread instructions (Ir) of the controller under callgrind for `requests` requests. */
 async function measure(nodeArgs: readonly string[], outDir: string): Promise<{ main: number; all: number }> {
-  const [port, httpsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, httpsPort, adminPort] = (await freePorts(3)) as [number, number, number];
   const manifests = benchManifests({ tmp }, upstreamPort);
   const proc = start('callgrind', 'valgrind', [
     '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(outDir, 'callgrind.out.%p')}`,

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { start, type Proc } from './procs.ts';
-import { freePort, get, waitUntil } from './net.ts';
+import { freePorts, get, waitUntil } from './net.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const mainTs = join(repoRoot, 'src/main.ts');
@@ -59,7 +59,7 @@ export interface Switchyard {
 
 export async function startSwitchyard(options: SwitchyardOptions): Promise<Switchyard> {
   const entry = switchyardMode() === 'controller' ? shippedEntry : embedded;
-  const [port, httpsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, httpsPort, adminPort] = (await freePorts(3)) as [number, number, number];
   const args = [
     ...(options.nodeArgs ?? []),
     entry,
