@@ -251,7 +251,7 @@ export function compileCanaryRule<U>(canaries: readonly CanaryBackend[], options
     const upstream = options.resolveUpstream(canary.backend);
     if (upstream === null) continue;
     const target: CanaryTarget<U> = {
-      label: `${canary.source.namespace}/${canary.source.name}`,
+      label: [canary.source.namespace, canary.source.name].join('/'),
       name: canary.name,
       source: canary.source,
       backend: canary.backend,

@@ -402,7 +402,7 @@ function compileVirtualHost(vhost: VirtualHost, v: number, resolvers: Resolvers,
   let defaultRoute: CompiledRoute | null = null;
   if (vhost.defaultBackend !== null) {
     defaultRoute = new CompiledRoute({
-      name: `host-default/${vhost.host}`,
+      name: ['host-default', vhost.host].join('/'),
       kind: 'host-default',
       host: vhost.host,
       path: '',

@@ -24,7 +24,8 @@ export class CompiledEndpoint {
     this.address = endpoint.address;
     this.port = endpoint.port;
     const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-    this.origin = `http://${host}:${endpoint.port}`;
+    // Joined, not concatenated: a flat string, not a cons tree kept for the endpoint's life (PROFILE.md 6c).
+    this.origin = ['http://', host, ':', endpoint.port].join('');
     this.ready = endpoint.ready;
     this.serving = endpoint.serving;
     this.terminating = endpoint.terminating;

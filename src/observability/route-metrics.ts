@@ -212,8 +212,10 @@ export class RouteSeries {
 
 /** Identity of a series: its label values (NUL cannot occur in Kubernetes names, hosts or paths). */
 function seriesKey(labels: RouteSeriesLabels, compat: RouteSeriesLabels | null): string {
-  const native = `${labels.namespace}\u0000${labels.ingress}\u0000${labels.service}\u0000${labels.host}\u0000${labels.path}\u0000${labels.canary}`;
-  return compat === null ? native : `${native}\u0000${compat.service}\u0000${compat.canary}\u0000${compat.host}\u0000${compat.path}`;
+  // Joined: one flat string per series, kept as a map key for the series' life (PROFILE.md 6c).
+  const parts = [labels.namespace, labels.ingress, labels.service, labels.host, labels.path, labels.canary];
+  if (compat !== null) parts.push(compat.service, compat.canary, compat.host, compat.path);
+  return parts.join('\u0000');
 }
 
 // --- Label helpers ---------------------------------------------------------------------------------

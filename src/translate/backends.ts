@@ -141,7 +141,7 @@ export type BackendResolution =
   | { readonly ok: true; readonly ref: BackendRef; readonly target: UpstreamTarget | null; readonly problem: BackendProblem | null };
 
 export function upstreamKey(namespace: string, service: string, port: number): string {
-  return `${namespace}/${service}:${port}`;
+  return [namespace, '/', service, ':', port].join(''); // flat, not a cons tree (PROFILE.md 6c)
 }
 
 function isPortNumber(n: unknown): n is number {

@@ -23,7 +23,7 @@ export function buildUpstream(target: UpstreamTarget, index: ServiceIndex): Upst
 
 /** Where the target's EndpointSlices are in ServiceIndex.slices; null: none are read (ExternalName). */
 export function upstreamSliceKey(target: UpstreamTarget): string | null {
-  return isExternalName(target.service) ? null : `${target.namespace}/${target.service.metadata.name}`;
+  return isExternalName(target.service) ? null : [target.namespace, target.service.metadata.name].join('/');
 }
 
 function buildUpstreamFrom(target: UpstreamTarget, slices: readonly EndpointSlice[]): Upstream {

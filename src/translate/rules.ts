@@ -56,7 +56,8 @@ export function ingressAge(ingress: Ingress): IngressAge {
 }
 
 export function routeName(source: ObjectRef, ruleIndex: number, pathIndex: number): string {
-  return `ingress/${source.namespace}/${source.name}/rule/${ruleIndex}/path/${pathIndex}`;
+  // Joined: a flat string; route names live as long as their routes (PROFILE.md 6c).
+  return ['ingress', source.namespace, source.name, 'rule', ruleIndex, 'path', pathIndex].join('/');
 }
 
 /**
