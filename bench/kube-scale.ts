@@ -11,7 +11,7 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer, request } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,13 @@ import { KubeApiServer, kubeconfigFor } from '../test/support/kube-api-server.ts
 import { SHIPPED_NODE_FLAGS } from '../src/node-flags.ts';
 
 const MiB = 1048576;
+
+/**
+ * V8 starts its memory reducer 8 s after a full GC (MemoryReducer::kLongDelayMs) when the allocation
+ * rate is low; its GCs shrink the young generation the startup burst grew. A sample at 3 s is taken
+ * before that (new space ≈ 30 MiB resident), so the idle figure is taken later as well.
+ */
+const IDLE_SAMPLE_MS = 15_000;
 
 if (process.argv[2] === 'child') {
   await child(process.argv[3], process.argv[4]);
@@ -52,7 +59,10 @@ interface ReadyMessage {
   readonly storeCounts: unknown;
   /** CPU time (user + system) of the controller process until ready: less sensitive to a busy machine than wall time. */
   readonly cpuUntilReadyMs: number;
+  /** Sampled again IDLE_SAMPLE_MS after ready, with no forced GC: the idle controller once V8's memory reducer has run. */
+  readonly idle: { readonly rss: number; readonly heapTotal: number; readonly newSpace: number; readonly mallocHeap: number };
 }
+
 
 async function child(kubeconfig: string, heapSnapshot: string | undefined): Promise<void> {
   const { parseConfig } = await import('../src/config.ts');
@@ -70,7 +80,7 @@ async function child(kubeconfig: string, heapSnapshot: string | undefined): Prom
   const readyAtMs = performance.now();
   const cpu = process.cpuUsage();
   // Settle 3 s like the scale scenario (bench/scenarios/scale.ts) before sampling, so the two
-  // sources' figures compare: the sweeper and memory reducer finish, pages go back to the OS.
+  // sources' figures compare: the sweeper finishes (the memory reducer has not run yet: IDLE_SAMPLE_MS).
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const { getHeapSpaceStatistics } = await import('node:v8');
   const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0;
@@ -78,15 +88,22 @@ async function child(kubeconfig: string, heapSnapshot: string | undefined): Prom
   await new Promise((resolve) => setTimeout(resolve, 500));
   const mem = process.memoryUsage();
   const status = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8');
-  const smaps = (await import('node:fs')).readFileSync('/proc/self/smaps', 'utf8');
-  const mallocHeap = Number(/\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(smaps)?.[1] ?? 0) * 1024;
+  const mallocHeapNow = (): number =>
+    Number(/\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(readFileSync('/proc/self/smaps', 'utf8'))?.[1] ?? 0) * 1024;
+  const mallocHeap = mallocHeapNow();
   const spaces: Record<string, number> = {};
   for (const s of getHeapSpaceStatistics()) if (s.physical_space_size > 0) spaces[s.space_name] = s.physical_space_size;
   const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, IDLE_SAMPLE_MS - (performance.now() - readyAtMs))));
+  const idleMem = process.memoryUsage();
+  const idle = {
+    rss: idleMem.rss, heapTotal: idleMem.heapTotal, mallocHeap: mallocHeapNow(),
+    newSpace: getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0,
+  };
   const message: ReadyMessage = {
     type: 'ready', syncedAtMs, readyAtMs, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, rss: mem.rss,
     external: mem.external, rssAnon: kib('RssAnon'), rssFile: kib('RssFile'), mallocHeap, spaces, newSpace,
-    httpPort: app.httpAddress.port, storeCounts: app.store.counts(), cpuUntilReadyMs: Math.round((cpu.user + cpu.system) / 1000),
+    httpPort: app.httpAddress.port, storeCounts: app.store.counts(), cpuUntilReadyMs: Math.round((cpu.user + cpu.system) / 1000), idle,
   };
   if (heapSnapshot !== undefined) (await import('node:v8')).writeHeapSnapshot(heapSnapshot);
   process.send!(message);
@@ -222,6 +239,13 @@ async function parent(): Promise<void> {
       v8SpacesResidentMiB: Object.fromEntries(Object.entries(ready.spaces).map(([name, bytes]) => [name.replace(/_space$/, ''), round1(bytes / MiB)])),
       externalMiB: round1(ready.external / MiB),
       youngGenerationBeforeGcMiB: round1(ready.newSpace / MiB),
+      idleAfterReady: {
+        afterMs: IDLE_SAMPLE_MS,
+        rssMiB: round1(ready.idle.rss / MiB),
+        heapTotalMiB: round1(ready.idle.heapTotal / MiB),
+        youngGenerationMiB: round1(ready.idle.newSpace / MiB),
+        mallocHeapMiB: round1(ready.idle.mallocHeap / MiB),
+      },
       listRequests: lists,
       changeToServedMs: { median: round1(latencies[Math.floor(latencies.length / 2)]), max: round1(latencies[latencies.length - 1]), runs: latencies.length },
       endpointChangeToServedMs: {
