@@ -22,9 +22,9 @@ import { SHIPPED_NODE_FLAGS } from '../src/node-flags.ts';
 const MiB = 1048576;
 
 /**
- * V8 starts its memory reducer 8 s after a full GC (MemoryReducer::kLongDelayMs) when the allocation
- * rate is low; its GCs shrink the young generation the startup burst grew. A sample at 3 s is taken
- * before that (new space ≈ 30 MiB resident), so the idle figure is taken later as well.
+ * A second sample of the idle controller, later than V8's memory reducer could first act (8 s after
+ * a full GC, MemoryReducer::kLongDelayMs): whether the young generation the startup burst grew is
+ * given back when idle (measured: it is not, bench/PROFILE.md 6e).
  */
 const IDLE_SAMPLE_MS = 15_000;
 
@@ -59,10 +59,9 @@ interface ReadyMessage {
   readonly storeCounts: unknown;
   /** CPU time (user + system) of the controller process until ready: less sensitive to a busy machine than wall time. */
   readonly cpuUntilReadyMs: number;
-  /** Sampled again IDLE_SAMPLE_MS after ready, with no forced GC: the idle controller once V8's memory reducer has run. */
+  /** Sampled again IDLE_SAMPLE_MS after ready, with no forced GC: the idle controller. */
   readonly idle: { readonly rss: number; readonly heapTotal: number; readonly newSpace: number; readonly mallocHeap: number };
 }
-
 
 async function child(kubeconfig: string, heapSnapshot: string | undefined): Promise<void> {
   const { parseConfig } = await import('../src/config.ts');
@@ -87,7 +86,7 @@ async function child(kubeconfig: string, heapSnapshot: string | undefined): Prom
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((resolve) => setTimeout(resolve, 500));
   const mem = process.memoryUsage();
-  const status = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8');
+  const status = readFileSync('/proc/self/status', 'utf8');
   const mallocHeapNow = (): number =>
     Number(/\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(readFileSync('/proc/self/smaps', 'utf8'))?.[1] ?? 0) * 1024;
   const mallocHeap = mallocHeapNow();
