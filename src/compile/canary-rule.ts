@@ -5,7 +5,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObjectRef } from '../model/kube.ts';
 import type { BackendRef, CanaryBackend } from '../model/route-config.ts';
-import { objectKey } from '../store/keys.ts';
 import { canaryWeightScale } from '../translate/canary.ts';
 
 /** A uniform random number in [0, 1), like Math.random (the default). Injected in tests. */
@@ -252,7 +251,7 @@ export function compileCanaryRule<U>(canaries: readonly CanaryBackend[], options
     const upstream = options.resolveUpstream(canary.backend);
     if (upstream === null) continue;
     const target: CanaryTarget<U> = {
-      label: objectKey(canary.source.namespace, canary.source.name),
+      label: [canary.source.namespace, canary.source.name].join('/'),
       name: canary.name,
       source: canary.source,
       backend: canary.backend,

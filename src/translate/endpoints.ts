@@ -3,7 +3,6 @@ import type { EndpointConditions, EndpointSlice } from '../model/kube.ts';
 import type { Endpoint, Upstream } from '../model/route-config.ts';
 import type { ServiceIndex, UpstreamTarget } from './backends.ts';
 import { isExternalName } from './backends.ts';
-import { objectKey } from '../store/keys.ts';
 import { buildUpstreamMemoized } from './memo.ts';
 import { compareNumbers, compareStrings } from './order.ts';
 import { isObject, listOf } from './shape.ts';
@@ -24,7 +23,7 @@ export function buildUpstream(target: UpstreamTarget, index: ServiceIndex): Upst
 
 /** Where the target's EndpointSlices are in ServiceIndex.slices; null: none are read (ExternalName). */
 export function upstreamSliceKey(target: UpstreamTarget): string | null {
-  return isExternalName(target.service) ? null : objectKey(target.namespace, target.service.metadata.name);
+  return isExternalName(target.service) ? null : [target.namespace, target.service.metadata.name].join('/');
 }
 
 function buildUpstreamFrom(target: UpstreamTarget, slices: readonly EndpointSlice[]): Upstream {
