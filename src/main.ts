@@ -21,6 +21,7 @@ import { Drain } from './runtime/drain.ts';
 import { Balancing } from './proxy/balancers/balancing.ts';
 import { Controller } from './runtime/controller.ts';
 import cluster from 'node:cluster';
+import { settleMemory } from './runtime/memory-settle.ts';
 import { availableCpus, WorkerPool, WorkerTables, type WorkerEventMessage } from './runtime/workers.ts';
 import { RouteRef } from './runtime/route-ref.ts';
 import { answerMetricsRequests, WorkerMetricsCollector } from './runtime/worker-metrics.ts';
@@ -137,6 +138,23 @@ async function createSources(config: Config, store: Store, logger: Logger, contr
  */
 export type Role = 'single' | 'primary' | 'worker';
 
+/**
+ * After the first table: one memory-reducing GC (runtime/memory-settle.ts), so the idle process
+ * does not keep the young generation and free heap pages the initial build grew.
+ */
+function settleMemoryLogged(logger: Logger): void {
+  const settled = settleMemory();
+  if (settled === null) {
+    logger.debug('no memory-reducing GC available in this runtime; skipped');
+    return;
+  }
+  const MiB = 1024 * 1024;
+  logger.info({
+    durationMs: Math.round(settled.durationMs),
+    heapTotalMiB: { before: Math.round(settled.heapTotalBefore / MiB), after: Math.round(settled.heapTotalAfter / MiB) },
+  }, 'memory settled after the first route table');
+}
+
 /** Starts everything; resolves once the listeners are bound and the sources started (not yet ready). */
 export async function startSwitchyard(config: Config, logger: Logger, role: Role = 'single'): Promise<Switchyard> {
   const dataPlane = role !== 'primary';
@@ -172,6 +190,7 @@ export async function startSwitchyard(config: Config, logger: Logger, role: Role
     holdoffMs: config.syncHoldoffMs,
     maxHoldoffMs: config.syncMaxHoldoffMs,
     leadingEdge: config.syncLeadingEdge,
+    beforeReady: () => settleMemoryLogged(logger),
   });
 
   // Upstream connections for both listeners, with the per-endpoint cap (README "Resilience").
@@ -257,6 +276,7 @@ export async function startSwitchyard(config: Config, logger: Logger, role: Role
         logger,
         compile: (routeConfig, previous, generation) => observability.bind((metrics) => compile(routeConfig, { previous, generation, metrics, balancing })),
         send: (event) => process.send?.(event),
+        afterFirstSwap: () => settleMemoryLogged(logger),
       });
       const onMessage = (message: unknown): void => tables.receive(message);
       process.on('message', onMessage);

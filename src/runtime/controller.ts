@@ -62,6 +62,8 @@ export interface ControllerOptions<T extends { readonly generation: number; read
   /** Scheduler leading edge (scheduler.ts); default true. */
   readonly leadingEdge?: boolean;
   readonly timers?: Timers;
+  /** Runs once, after the first table is swapped in and before the controller reports ready (main.ts: settleMemory). */
+  readonly beforeReady?: () => void;
 }
 
 export class Controller<T extends { readonly generation: number; readonly config: RouteConfig }> {
@@ -228,6 +230,11 @@ export class Controller<T extends { readonly generation: number; readonly config
     };
     const firstTable = !this.#ready;
     if (!this.#ready) {
+      try {
+        this.#o.beforeReady?.();
+      } catch (err) {
+        this.#log.error({ err }, 'the before-ready step threw; ready anyway');
+      }
       this.#ready = true;
       this.#log.info(fields, 'first route table published; ready');
       this.#resolveReady();

@@ -249,6 +249,8 @@ export interface WorkerTablesOptions {
   readonly compile: (config: RouteConfig, previous: RouteTable, generation: number) => RouteTable;
   /** To the primary (process.send in a cluster worker). */
   readonly send: (event: WorkerEventMessage) => void;
+  /** Runs once, after the first table is swapped in and before it is reported (main.ts: settleMemory). */
+  readonly afterFirstSwap?: () => void;
 }
 
 /**
@@ -261,6 +263,7 @@ export class WorkerTables {
   readonly #options: WorkerTablesOptions;
   /** The last complete config received (the base of the next delta), even if its compile failed. */
   #held: { readonly generation: number; readonly config: RouteConfig } | null = null;
+  #swappedOnce = false;
 
   constructor(options: WorkerTablesOptions) {
     this.#options = options;
@@ -297,6 +300,14 @@ export class WorkerTables {
       this.#options.logger.error({ err, generation, reason: 'CompileFailed' }, 'worker could not compile the route table; keeping the last good one');
       this.#options.send({ type: 'switchyard:failed', generation });
       return;
+    }
+    if (!this.#swappedOnce) {
+      this.#swappedOnce = true;
+      try {
+        this.#options.afterFirstSwap?.();
+      } catch (err) {
+        this.#options.logger.error({ err }, 'the after-first-table step threw');
+      }
     }
     this.#options.send({ type: 'switchyard:swapped', generation });
   }

@@ -35,7 +35,7 @@ function fakeTranslate(state: { throwNext: boolean; diagnostics: Diagnostic[]; c
   };
 }
 
-function setup() {
+function setup(beforeReady?: () => void) {
   const timers = new FakeTimers();
   const store = new Store();
   const routeRef = new RouteRef<Table>({ generation: 0, config: EMPTY });
@@ -45,6 +45,7 @@ function setup() {
     store, routeRef, logger, timers, translateOptions: OPTIONS, holdoffMs: 20, maxHoldoffMs: 200,
     translate: fakeTranslate(state),
     compile: (config, previous) => ({ generation: previous.generation + 1, config }),
+    beforeReady,
   });
   return { timers, store, routeRef, state, lines, controller };
 }
@@ -205,4 +206,27 @@ test('a throwing swap listener does not stop readiness, publish hooks or other l
   assert.deepEqual(seen, [1]);
   assert.deepEqual(published, [1]);
   assert.ok(lines.some((l) => l.level === 'error' && l.msg === 'a route table swap listener threw'));
+});
+
+test('beforeReady runs once, after the first table is live and before ready; a throwing one still lets it get ready', async () => {
+  const calls: { generation: number; ready: boolean }[] = [];
+  const holder: { controller?: Controller<Table>; routeRef?: RouteRef<Table> } = {};
+  const { timers, store, controller, routeRef } = setup(() => calls.push({ generation: holder.routeRef!.current.generation, ready: holder.controller!.ready }));
+  Object.assign(holder, { controller, routeRef });
+  await controller.start([]);
+  timers.advance(0);
+  assert.deepEqual(calls, [{ generation: 1, ready: false }]);
+  assert.equal(controller.ready, true);
+  store.apply({ type: 'upsert', object: ingress('a') });
+  timers.advance(1000);
+  assert.equal(routeRef.current.generation, 2);
+  assert.equal(calls.length, 1, 'only before the first ready');
+
+  const failing = setup(() => {
+    throw new Error('settle bug');
+  });
+  await failing.controller.start([]);
+  failing.timers.advance(0);
+  assert.equal(failing.controller.ready, true);
+  assert.ok(failing.lines.some((l) => l.level === 'error' && l.msg === 'the before-ready step threw; ready anyway'));
 });

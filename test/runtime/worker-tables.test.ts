@@ -65,7 +65,7 @@ test('TablePropagation: a compile failure and a silent worker are reported, late
   assert.deepEqual(p.pending, []);
 });
 
-function worker(): { tables: WorkerTables; routeRef: RouteRef<RouteTable>; events: WorkerEventMessage[]; failNext: { on: boolean } } {
+function worker(afterFirstSwap?: () => void): { tables: WorkerTables; routeRef: RouteRef<RouteTable>; events: WorkerEventMessage[]; failNext: { on: boolean } } {
   const routeRef = new RouteRef<RouteTable>(compile({ virtualHosts: [], upstreams: [], defaultBackend: null }, { generation: 0 }));
   const events: WorkerEventMessage[] = [];
   const failNext = { on: false };
@@ -77,6 +77,7 @@ function worker(): { tables: WorkerTables; routeRef: RouteRef<RouteTable>; event
       return compile(config, { previous, generation });
     },
     send: (e) => events.push(e),
+    afterFirstSwap,
   });
   return { tables, routeRef, events, failNext };
 }
@@ -126,4 +127,15 @@ test('WorkerTables: a compile failure keeps the last good table and is reported;
   w.tables.receive(deltaMessage(3, 2, two, three)); // the config of 2 was complete: it is the base
   assert.equal(w.routeRef.current.generation, 3);
   assert.deepEqual(w.events.map((e) => `${e.type} ${e.generation}`), ['switchyard:swapped 1', 'switchyard:failed 2', 'switchyard:swapped 3']);
+});
+
+test('WorkerTables: afterFirstSwap runs once, after the first table that swaps and before it is acked', () => {
+  const seen: string[] = [];
+  const holder: { w?: ReturnType<typeof worker> } = {};
+  const w = worker(() => seen.push(`generation ${holder.w!.routeRef.current.generation}, acks ${holder.w!.events.length}`));
+  holder.w = w;
+  w.tables.receive({ type: 'switchyard:routes', generation: 1, base: null, payload: '{not json' }); // nothing swapped: not yet
+  w.tables.receive(fullMessage(2, one));
+  w.tables.receive(deltaMessage(3, 2, one, two));
+  assert.deepEqual(seen, ['generation 2, acks 1'], 'after the failure report, before the ack of 2, once');
 });
