@@ -125,9 +125,11 @@ export function renderMarkdown(unordered: Map<string, ScenarioResult>, renderers
   const lines: string[] = [];
   if (!any) return 'No results yet: run `npm run bench`.';
   const m = any.machine;
-  const latest = [...results.values()].map((r) => r.finishedAt).sort().at(-1);
+  // Scenarios are rerun one at a time (`--only`), so each section says when its own run was.
+  const when = (iso: string | undefined): string => `${iso?.slice(0, 16).replace('T', ' ')} UTC`;
+  const finished = [...results.values()].map((r) => r.finishedAt).sort();
   lines.push(
-    `Latest run ${latest?.slice(0, 16).replace('T', ' ')} UTC${[...results.values()].some((r) => r.quick) ? ' (some scenarios from a `--quick` run)' : ''}: ` +
+    `Runs ${when(finished[0])} to ${when(finished.at(-1))} (each scenario says when it ran)${[...results.values()].some((r) => r.quick) ? ', some from a `--quick` run' : ''}: ` +
       `${m.cpus} CPUs (${m.cpuModel}), Linux ${m.kernel}, Node ${m.node}, nginx ${m.nginx ?? 'n/a'}, autocannon ${m.autocannon}; ${m.pinned}.`,
     '',
   );
@@ -137,7 +139,7 @@ export function renderMarkdown(unordered: Map<string, ScenarioResult>, renderers
   }
   for (const [name, r] of results) {
     const render = renderers[name];
-    lines.push(`### ${name}${r.status !== 'ok' ? ` (${r.status})` : ''}`, '');
+    lines.push(`### ${name}${r.status !== 'ok' ? ` (${r.status})` : ''}`, '', `Run ${when(r.finishedAt)}${r.quick ? ' (`--quick`)' : ''}.`, '');
     if (r.note) lines.push(r.note, '');
     if (render && r.data !== null) lines.push(render(r), '');
   }
