@@ -336,6 +336,15 @@ export const FLAGS = [
     parse: parseNamespaceList,
   }),
   flag({
+    key: 'kubeApiTimeoutMs', name: 'kube-api-timeout', type: 'duration', default: 10_000, defaultLabel: '10s',
+    doc: 'Deadline of each API request for leader election, Ingress status and Events (kubernetes source); a request past it is abandoned and retried later. Lists and watches have their own timeouts.',
+    parse: (raw) => {
+      const ms = parseDuration(raw);
+      if (ms < 1) fail(`expected a duration of at least 1ms, got "${raw}"`);
+      return ms;
+    },
+  }),
+  flag({
     key: 'publishService', name: 'publish-service', type: 'NS/NAME',
     default: null, defaultLabel: '(none)',
     doc: 'Service whose load-balancer addresses are written to Ingress status.',

@@ -123,6 +123,7 @@ async function createSources(config: Config, store: Store, logger: Logger, contr
         kubeConfig: loaded.kubeConfig, logger, store, controller, translateOptions: translateOptionsOf(config),
         updateStatus: config.updateStatus, publishService: config.publishService, publishStatusAddress: config.publishStatusAddress,
         electionId: config.electionId, podNamespace: config.podNamespace, podName: config.podName,
+        requestTimeoutMs: config.kubeApiTimeoutMs,
       });
       observability.followKubeSource(kubeSource); // watch restarts / relists per kind
       observability.followLeader(reporter.elector); // leader gauge

@@ -39,6 +39,7 @@ test('defaults match the brief', () => {
       defaultSslCertificate: null,
       kubeconfig: null,
       watchNamespaces: [],
+      kubeApiTimeoutMs: 10000,
       publishService: null,
       publishStatusAddress: [],
       updateStatus: true,
@@ -94,6 +95,7 @@ const SAMPLES: Record<string, [string, unknown]> = {
   publishService: ['ingress/switchyard', { namespace: 'ingress', name: 'switchyard' }],
   publishStatusAddress: ['10.0.0.1,lb.example.com', ['10.0.0.1', 'lb.example.com']],
   updateStatus: ['false', false],
+  kubeApiTimeoutMs: ['2500ms', 2500],
   electionId: ['my-lease', 'my-lease'],
   podNamespace: ['kube-system', 'kube-system'],
   enableMetrics: ['false', false],
@@ -187,6 +189,7 @@ test('bad input: one clear message', () => {
   rejects(['--source', 'git'], /--source: expected one of file, kubernetes/);
   rejects(['--watch-ingress-without-class=maybe'], /expected true or false/);
   rejects(['--ingress-class', 'Bad_Name'], /--ingress-class: expected an IngressClass name/);
+  rejects(['--kube-api-timeout', '0s'], /--kube-api-timeout: expected a duration of at least 1ms/);
   rejects(['--controller-class', 'nodomain'], /--controller-class: expected a domain-prefixed path/);
   rejects(['--watch-namespace', 'ok,NOT_OK'], /invalid namespace "NOT_OK"/);
   rejects(['--http-port'], /flag --http-port needs a value/);

@@ -340,6 +340,27 @@ test('status is written once by the leader, not by the follower; Events for diag
   }
 });
 
+test('--kube-api-timeout bounds the status writes of a controller whose API server stops answering them', async () => {
+  const h = await harness((api, a) => seedShop(api, a));
+  try {
+    h.api.stall((e) => e.resource === 'ingresses/status');
+    const t0 = Date.now();
+    const app = await h.start(['--publish-status-address', '192.0.2.10', '--election-id', 'e2e-timeout', '--kube-api-timeout', '200ms']);
+    await app.controller.whenReady();
+    const writer = app.sources.find((s): s is StatusReporter => s instanceof StatusReporter)!.statusWriter!;
+    await h.until(async () => writer.stats.failures >= 1, 'the stalled status write timed out');
+    // The default deadline is 10 s: a failure this early comes from the flag.
+    assert.ok(Date.now() - t0 < 5000, `failed at the flag's deadline (${Date.now() - t0}ms)`);
+    assert.equal(writer.stats.updates, 0);
+    assert.deepEqual(await h.get('shop.example.com'), { status: 200, body: 'a' }, 'routing is not held up by the API server');
+    h.api.unstall();
+    writer.trigger();
+    await h.until(async () => JSON.stringify(h.api.get('Ingress', 'shop', 'web')?.status?.loadBalancer?.ingress) === '[{"ip":"192.0.2.10"}]', 'written once the API server answers');
+  } finally {
+    await h.close();
+  }
+});
+
 test('--publish-service: the Service load-balancer address goes to Ingress status', async () => {
   const h = await harness((api, a) => {
     seedShop(api, a);
