@@ -534,7 +534,9 @@ class Http1Connection {
     }
     let listed: string[] | null = null;
     let keepAlive = !http10;
-    if (connection !== null) {
+    if (connection !== null && connection.length === 10 && nameIs(connection, 'keep-alive')) {
+      keepAlive = true; // the common answer, without splitting and lower-casing (hot path)
+    } else if (connection !== null) {
       const tokens = connection.split(',');
       for (let i = 0; i < tokens.length; i++) {
         const token = tokens[i].trim().toLowerCase();
