@@ -22,6 +22,7 @@ import { Balancing } from './proxy/balancers/balancing.ts';
 import { Controller } from './runtime/controller.ts';
 import cluster from 'node:cluster';
 import { settleMemory } from './runtime/memory-settle.ts';
+import { pinTickObjectShape } from './runtime/tick-shape.ts';
 import { availableCpus, WorkerPool, WorkerTables, type WorkerEventMessage } from './runtime/workers.ts';
 import { RouteRef } from './runtime/route-ref.ts';
 import { answerMetricsRequests, WorkerMetricsCollector } from './runtime/worker-metrics.ts';
@@ -158,6 +159,8 @@ function settleMemoryLogged(logger: Logger): void {
 
 /** Starts everything; resolves once the listeners are bound and the sources started (not yet ready). */
 export async function startSwitchyard(config: Config, logger: Logger, role: Role = 'single'): Promise<Switchyard> {
+  // Before anything can run a full GC with no tick pending (runtime/tick-shape.ts).
+  if (pinTickObjectShape() === null) logger.debug('no tick object reported to init hooks; nextTick shape not pinned');
   const dataPlane = role !== 'primary';
   const controlPlane = role !== 'worker';
   const translateOptions = translateOptionsOf(config);
