@@ -28,6 +28,19 @@ export function nameIs(name: string, lower: string): boolean {
   return true;
 }
 
+/** A Content-Length value: digits only (at most 15), else -1. No call into V8's runtime (hot path). */
+export function parseContentLength(value: string): number {
+  const n = value.length;
+  if (n === 0 || n > 15) return -1;
+  let length = 0;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    length = length * 10 + c;
+  }
+  return length;
+}
+
 /** What the request-header pass learns about the request, written into the caller's object. */
 export interface RequestHeaderFacts {
   /** Raw Host header (null when absent). */

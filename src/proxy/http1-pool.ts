@@ -15,7 +15,7 @@
 // one connection. Header values are validated by node when the handler writes them to the client.
 import { connect, type LookupFunction, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { nameIs, removeListed } from './headers.ts';
+import { nameIs, parseContentLength, removeListed } from './headers.ts';
 
 /** What one request sends (the Exchange is this object). */
 export interface Http1RequestOptions {
@@ -833,19 +833,6 @@ function onConnectTimeout(connection: Http1Connection): void {
   const err = new UpstreamProtocolError('SWY_UPSTREAM_CONNECT_TIMEOUT', 'connect timeout');
   connection.pool.connectFailed(connection, err);
   connection.socket.destroy();
-}
-
-/** Content-Length value: digits only (at most 15), else -1. */
-function parseContentLength(value: string): number {
-  const n = value.length;
-  if (n === 0 || n > 15) return -1;
-  let length = 0;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    length = length * 10 + c;
-  }
-  return length;
 }
 
 function lastCodingIsChunked(value: string): boolean {

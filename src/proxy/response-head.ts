@@ -13,6 +13,7 @@
 // on a real ServerResponse, and if any is missing (another node version) this path stays off.
 import { IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
 import { Socket } from 'node:net';
+import { nameIs, parseContentLength } from './headers.ts';
 
 /** The ServerResponse fields writeHead/_storeHeader read and write (node 24's _http_outgoing.js). */
 interface ResponseInternals {
@@ -135,7 +136,8 @@ export function storeResponseHead(res: ServerResponse, status: number, headers: 
     const name = headers[i];
     const value = headers[i + 1];
     // The framing must come from Content-Length (node would otherwise choose chunked or close).
-    if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = +value;
+    // No lower-cased copy and no string-to-number call into V8's runtime (hot path).
+    if (name.length === 14 && nameIs(name, 'content-length')) contentLength = parseContentLength(value);
     head += name + ': ' + value + '\r\n';
   }
   if (contentLength < 0) return false;
