@@ -81,7 +81,10 @@ export class StatusReporter {
       this.events.record(published.diagnostics);
     }));
     this.#unsubscribe.push(this.elector.onChange((leader) => {
-      if (!leader) return;
+      if (!leader) {
+        this.statusWriter?.cancelWrites(); // a former leader's write must not land later
+        return;
+      }
       // A new leader catches up: status of every owned Ingress, Events for what is wrong now.
       this.statusWriter?.trigger();
       this.events.reset();

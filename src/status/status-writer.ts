@@ -43,6 +43,8 @@ export interface StatusWriterStats {
   /** Successful status updates. */
   updates: number;
   failures: number;
+  /** Writes cut short because leadership was lost or the writer stopped. */
+  cancelled: number;
 }
 
 interface Written {
@@ -52,8 +54,13 @@ interface Written {
   readonly basedOn: string | undefined;
 }
 
+/** The reason a cancelled request rejects with (cancelWrites). */
+class WriteCancelledError extends Error {
+  override readonly name = 'WriteCancelledError';
+}
+
 export class IngressStatusWriter {
-  readonly stats: StatusWriterStats = { syncs: 0, updates: 0, failures: 0 };
+  readonly stats: StatusWriterStats = { syncs: 0, updates: 0, failures: 0, cancelled: 0 };
   readonly #o: StatusWriterOptions;
   readonly #log: Logger;
   readonly #written = new Map<string, Written>();
@@ -65,6 +72,8 @@ export class IngressStatusWriter {
   #resync: NodeJS.Timeout | undefined;
   #lastAddressProblem = '';
   #publishServiceCache: { readonly at: number; readonly service: Service } | undefined;
+  /** Aborted by cancelWrites(): every API request of a sync carries its signal. */
+  #writes = new AbortController();
 
   constructor(options: StatusWriterOptions) {
     this.#o = options;
@@ -82,7 +91,17 @@ export class IngressStatusWriter {
     this.#running = false;
     clearTimeout(this.#debounce);
     clearInterval(this.#resync);
+    this.cancelWrites('the status writer stopped');
     await settledWithin(this.#syncing, 5_000);
+  }
+
+  /**
+   * Cuts the API requests in flight (leadership lost, stop): a write held by a slow API server
+   * must not land after another replica has become the leader. Later syncs start afresh.
+   */
+  cancelWrites(why = 'no longer the leader'): void {
+    this.#writes.abort(new WriteCancelledError(why));
+    this.#writes = new AbortController();
   }
 
   /** Something changed (a table was published, leadership was gained): sync soon, coalesced. */
@@ -123,6 +142,7 @@ export class IngressStatusWriter {
     try {
       desired = await this.#desiredAddresses(snapshot);
     } catch (err) {
+      if (err instanceof WriteCancelledError) return;
       this.stats.failures++;
       this.#log.warn({ err: describeError(err) }, 'reading the publish Service failed; Ingress status left as it is');
       return;
@@ -163,14 +183,20 @@ export class IngressStatusWriter {
       apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace },
       status: { loadBalancer: { ingress: addresses.map((a) => ({ ...a })) } },
     };
+    const signal = this.#writes.signal;
     try {
       await kubeRequest(this.#o.kubeConfig, 'PUT', objectPath('networking.k8s.io', 'v1', 'ingresses', namespace, name, 'status'), body,
-        { timeoutMs: this.#o.requestTimeoutMs });
+        { timeoutMs: this.#o.requestTimeoutMs, signal });
       this.stats.updates++;
       this.#written.set(`${namespace}/${name}`, { signature, basedOn: ingress.metadata.resourceVersion });
       this.#log.info({ kind: 'Ingress', namespace, name, addresses: addresses.map((a) => a.ip ?? a.hostname) }, 'Ingress status updated');
     } catch (err) {
       if (statusCode(err) === 404) return; // deleted meanwhile
+      if (signal.aborted) {
+        this.stats.cancelled++;
+        this.#log.info({ kind: 'Ingress', namespace, name, reason: 'StatusUpdateCancelled', why: (signal.reason as Error).message }, 'Ingress status update cancelled');
+        return;
+      }
       this.stats.failures++;
       this.#log.warn({ kind: 'Ingress', namespace, name, err: describeError(err), reason: 'StatusUpdateFailed' }, 'updating Ingress status failed; will retry');
     }
@@ -194,7 +220,7 @@ export class IngressStatusWriter {
         try {
           // Raw JSON: times stay strings, as in the informers' normalized objects.
           service = await kubeRequest<Service>(this.#o.kubeConfig, 'GET', objectPath('', 'v1', 'services', ref.namespace, ref.name), undefined,
-            { timeoutMs: this.#o.requestTimeoutMs });
+            { timeoutMs: this.#o.requestTimeoutMs, signal: this.#writes.signal });
           this.#publishServiceCache = { at: now, service };
         } catch (err) {
           if (statusCode(err) === 404) {

@@ -162,6 +162,42 @@ test('a follower writes no status; it starts when leadership is gained', async (
   }
 });
 
+test('writes held by a stalled API server are cut when leadership is lost, not left to land later', async () => {
+  const { logger, lines } = captureLogs('info');
+  let leading = true;
+  const h = await setup({ publishStatusAddress: ['192.0.2.10'], logger, requestTimeoutMs: 30_000, leader: () => leading });
+  try {
+    h.server.stall((e) => e.resource === 'ingresses/status');
+    h.statusWriter.start();
+    const deadline = Date.now() + 5000;
+    while (h.server.stalledCount < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(h.server.stalledCount, 2, 'both writes are held by the API server');
+    const t0 = Date.now();
+    leading = false;
+    h.statusWriter.cancelWrites();
+    await h.statusWriter.whenIdle();
+    assert.ok(Date.now() - t0 < 2000, `the sync ended at once, not at the 30 s deadline (${Date.now() - t0}ms)`);
+    assert.deepEqual({ cancelled: h.statusWriter.stats.cancelled, failures: h.statusWriter.stats.failures, updates: h.statusWriter.stats.updates }, { cancelled: 2, failures: 0, updates: 0 });
+    const cancelled = lines.filter((l) => l.msg === 'Ingress status update cancelled');
+    assert.equal(cancelled.length, 2);
+    assert.equal(cancelled[0].reason, 'StatusUpdateCancelled');
+    assert.equal(cancelled[0].why, 'no longer the leader');
+    const until = Date.now() + 2000;
+    while (h.server.stalledCount > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(h.server.stalledCount, 0, 'the client gave the held requests up');
+    h.server.unstall();
+    assert.equal(h.lb('mine'), undefined, 'nothing was written');
+    // Leading again: the next sync writes (a fresh signal).
+    leading = true;
+    h.statusWriter.trigger();
+    await h.statusWriter.whenIdle();
+    assert.equal(h.statusWriter.stats.updates, 2);
+    assert.deepEqual(h.lb('mine'), [{ ip: '192.0.2.10' }]);
+  } finally {
+    await h.close();
+  }
+});
+
 test('status writes to an API server that stops answering time out, are logged, and are retried', async () => {
   const { logger, lines } = captureLogs('info');
   const h = await setup({ publishStatusAddress: ['192.0.2.10'], logger, requestTimeoutMs: 150 });
