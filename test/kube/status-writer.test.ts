@@ -162,6 +162,14 @@ test('a follower writes no status; it starts when leadership is gained', async (
   }
 });
 
+/** The next sync writes the two owned Ingresses (once the API server answers again). */
+async function assertNextSyncWritesBoth(h: Awaited<ReturnType<typeof setup>>): Promise<void> {
+  h.statusWriter.trigger();
+  await h.statusWriter.whenIdle();
+  assert.equal(h.statusWriter.stats.updates, 2);
+  assert.deepEqual(h.lb('mine'), [{ ip: '192.0.2.10' }]);
+}
+
 test('writes held by a stalled API server are cut when leadership is lost, not left to land later', async () => {
   const { logger, lines } = captureLogs('info');
   let leading = true;
@@ -189,10 +197,7 @@ test('writes held by a stalled API server are cut when leadership is lost, not l
     assert.equal(h.lb('mine'), undefined, 'nothing was written');
     // Leading again: the next sync writes (a fresh signal).
     leading = true;
-    h.statusWriter.trigger();
-    await h.statusWriter.whenIdle();
-    assert.equal(h.statusWriter.stats.updates, 2);
-    assert.deepEqual(h.lb('mine'), [{ ip: '192.0.2.10' }]);
+    await assertNextSyncWritesBoth(h);
   } finally {
     await h.close();
   }
@@ -215,10 +220,7 @@ test('status writes to an API server that stops answering time out, are logged, 
     assert.equal(failed[0].reason, 'StatusUpdateFailed');
     // The next sync (resync, published table, leadership) writes them.
     h.server.unstall();
-    h.statusWriter.trigger();
-    await h.statusWriter.whenIdle();
-    assert.equal(h.statusWriter.stats.updates, 2);
-    assert.deepEqual(h.lb('mine'), [{ ip: '192.0.2.10' }]);
+    await assertNextSyncWritesBoth(h);
   } finally {
     await h.close();
   }
