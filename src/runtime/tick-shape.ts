@@ -5,7 +5,7 @@
 // A full GC at a moment with no tick pending (the settle GC before ready, V8's memory reducer once
 // the proxy goes idle) frees them, the next ticks get new hidden classes, the feedback nextTick's
 // optimized code is built from turns megamorphic, and that code then calls into V8's runtime for
-// every computed key: about 10,000 more instructions per proxied request (three ticks each), for
+// every computed key: about 10,000 more instructions per proxied request (two or three ticks each), for
 // the rest of the process's life (bench/PROFILE.md section 11). One tick object kept alive keeps
 // those hidden classes, so new ticks reuse them.
 
