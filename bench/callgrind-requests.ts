@@ -6,7 +6,8 @@
 // runs under `valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes`; 6,000
 // keep-alive warm-up requests (20 connections), then instrumentation on, exactly --requests
 // requests, off, dump (--idle SEC: after the warm-up the controller idles SEC seconds, so V8's
-// memory reducer runs its full GCs, and is warmed up again before measuring). The figure is the main thread's count (compiler and GC helper threads vary).
+// memory reducer runs its full GCs, and is warmed up again before measuring). The figure is the
+// main thread's count (compiler and GC helper threads vary).
 // Each round also says which of two states node's process.nextTick was in (PROFILE.md section 11):
 // its TurboFan code either builds the tick object inline or calls V8's runtime for each computed
 // key (about 10k more instructions per request), decided at JIT time, not by our code. Compare
