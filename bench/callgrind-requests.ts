@@ -1,10 +1,10 @@
 // Instructions per proxied request under callgrind (bench/PROFILE.md sections 5 and 6), for
 // differences of a few percent that wall-clock rounds on a shared machine cannot resolve:
-//   node bench/callgrind-requests.ts [--node-args "--max-semi-space-size=0;--max-semi-space-size=8"] [--rounds 1] [--requests 2000] [--size 100] [--idle SEC] [--keep DIR]
+//   node bench/callgrind-requests.ts [--node-args "--max-semi-space-size=0;--max-semi-space-size=8"] [--rounds 1] [--requests 2000] [--size 100] [--idle SEC] [--warmup N] [--keep DIR]
 // For each variant (node flags given to the controller only, ';'-separated; variants alternated
 // per round): the controller (`node src/main.ts`, access log off, metrics on, the nginx upstream)
-// runs under `valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes`; 6,000
-// keep-alive warm-up requests (20 connections), then instrumentation on, exactly --requests
+// runs under `valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes`; --warmup
+// (default 30,000: steady state, PROFILE.md section 12) keep-alive warm-up requests (20 connections), then instrumentation on, exactly --requests
 // requests, off, dump (--idle SEC: after the warm-up the controller idles SEC seconds, so V8's
 // memory reducer runs its full GCs, and is warmed up again before measuring). The figure is the
 // main thread's count (compiler and GC helper threads vary).
@@ -35,6 +35,8 @@ const { values } = parseArgs({
     // Copy the main thread's callgrind file here (for callgrind_annotate) instead of discarding it.
     keep: { type: 'string' },
     idle: { type: 'string', default: '0' },
+    // Warm-up requests before measuring (V8 tiers hot functions up to TurboFan as calls accumulate).
+    warmup: { type: 'string', default: '30000' },
   },
 });
 const variants = values['node-args'].split(';').map((v) => v.split(/\s+/).filter(Boolean));
@@ -67,10 +69,10 @@ async function measure(nodeArgs: readonly string[], outDir: string): Promise<{ m
   ], { core: SERVER_CORE, cwd: repoRoot });
   try {
     await waitUntil('controller under callgrind', async () => (await get(port, '/b100', BENCH_HOST, 5000, false)).status === 200, 300_000, 200);
-    await load(port, 6000);
+    await load(port, Number(values.warmup));
     if (Number(values.idle) > 0) {
       await new Promise((resolve) => setTimeout(resolve, Number(values.idle) * 1000));
-      await load(port, 6000);
+      await load(port, Number(values.warmup));
     }
     const control = (arg: string): void => {
       const r = spawnSync('callgrind_control', [...arg.split(' '), String(proc.pid)], { encoding: 'utf8' });

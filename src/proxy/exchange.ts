@@ -228,22 +228,33 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     else res.writeHead(statusCode, out);
   }
 
-  /** hot path */
-  onResponseData(controller: Http1Controller, chunk: Buffer): void {
+  /**
+   * Returns true when the chunk's bytes are no longer needed (copied, or taken by the client
+   * socket), so the upstream client may read into that memory again (http1-pool.ts).
+   * hot path
+   */
+  onResponseData(controller: Http1Controller, chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
+    const res = this.res;
     // The chunk that completes the declared body (the only one for most small responses): end with it.
     if (this.bytesOut === this.remaining && !this.done) {
       this.ended = true;
       // The whole body in one chunk behind a head we built: one write for both (response-head.ts).
-      const joined = this.headBuilt && this.bytesOut === chunk.length ? joinHeadAndBody(this.res, chunk) : null;
-      this.res.end(joined ?? chunk);
-      return;
+      const joined = this.headBuilt && this.bytesOut === chunk.length ? joinHeadAndBody(res, chunk) : null;
+      if (joined !== null) {
+        res.end(joined);
+        return true; // a copy went out
+      }
+      res.end(chunk);
+      return written(res);
     }
-    if (!this.res.write(chunk) && !this.waitingDrain && !this.done) {
+    if (!res.write(chunk) && !this.waitingDrain && !this.done) {
       this.waitingDrain = true;
       controller.pause();
-      this.res.once('drain', onResponseDrain);
+      res.once('drain', onResponseDrain);
+      return false;
     }
+    return written(res);
   }
 
   /** hot path */
@@ -346,6 +357,16 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     if (status >= 500) logger.warn(fields, message);
     else logger.info(fields, message);
   }
+}
+
+/**
+ * Whether everything handed to `res` so far has left it: an HTTP/1.1 response on its socket with
+ * nothing buffered, in node or in the socket (a write that completed synchronously has been taken
+ * by the kernel, or copied by TLS). HTTP/2 responses and responses still waiting for their socket
+ * (pipelining) keep references to what they were given: false.
+ */
+function written(res: ProxyResponse): boolean {
+  return res instanceof ServerResponse && res.socket !== null && res.writableLength === 0;
 }
 
 /** Timer callback (module-level, receives the exchange as argument: no closure). */

@@ -48,7 +48,13 @@ export interface Http1Handler {
    * Header names are tokens and values have no control characters but HTAB (checked while parsing).
    */
   onResponseHead(controller: Http1Controller, statusCode: number, statusMessage: string, headers: string[], contentLength: number): void;
-  onResponseData(controller: Http1Controller, chunk: Buffer): void;
+  /**
+   * A piece of the response body. It is a view of the connection's read memory: returning true
+   * says the handler no longer needs its bytes (they were copied or written out), so the memory
+   * may be read into again; anything else keeps those bytes untouched for as long as the handler
+   * holds the chunk.
+   */
+  onResponseData(controller: Http1Controller, chunk: Buffer): boolean | void;
   onResponseEnd(controller: Http1Controller, trailers: Record<string, string>): void;
   onResponseError(controller: Http1Controller, err: Error): void;
 }
@@ -78,6 +84,10 @@ const MAX_HEAD_BYTES = 64 * 1024;
  * Readable: no push/'data' emit/maybeReadMore per read and no allocation per read. Each read gets
  * the slab's unused tail, so bytes already handed on (a body chunk node has not written yet, a
  * partial head) are never overwritten; a new slab comes when the tail is shorter than READ_MIN.
+ * When the handler says it is done with every chunk of a read (onResponseData returned true: the
+ * client socket took the bytes), the next read starts at the slab's beginning again: a connection
+ * then keeps one slab for good instead of allocating 32 KiB every few responses, which at 16 KiB
+ * bodies made V8 run a full GC several times a second for the external memory alone.
  * Idle connections hold at most one slab.
  */
 const READ_SLAB = 32 * 1024;
@@ -218,6 +228,8 @@ class Http1Connection {
   readSlab: Buffer | null = null;
   /** Where the next read starts in readSlab (everything before it may still be referenced). */
   readOffset = 0;
+  /** Bytes of readSlab may still be referenced: a chunk the handler kept, or a partial head. */
+  slabRetained = false;
 
   // -- response parser --
   state = IDLE;
@@ -352,14 +364,17 @@ class Http1Connection {
     if (slab === null || slab.length - this.readOffset < READ_MIN) {
       slab = this.readSlab = Buffer.allocUnsafeSlow(READ_SLAB);
       this.readOffset = 0;
+      this.slabRetained = false;
     }
-    return slab.subarray(this.readOffset);
+    return this.readOffset === 0 ? slab : slab.subarray(this.readOffset);
   }
 
   /** net's onread callback; true: keep reading (pausing is the controller's, through socket.pause()). */
   onRead(nread: number, buffer: Uint8Array): boolean {
     this.readOffset += nread;
     this.onData((buffer as Buffer).subarray(0, nread));
+    // Nothing of this slab is referenced any more: read into it from the start again.
+    if (!this.slabRetained && this.headBuffer === null) this.readOffset = 0;
     return true;
   }
 
@@ -367,6 +382,7 @@ class Http1Connection {
     try {
       this.receive(chunk);
     } catch (err) {
+      this.slabRetained = true; // the handler may have kept the chunk it threw on
       // A throwing handler costs its own request, never the process.
       if (this.call !== null) this.failCall(err as Error, false);
       else this.close();
@@ -409,6 +425,7 @@ class Http1Connection {
       if (end < 0) {
         if (buffer.length - start > MAX_HEAD_BYTES) return this.badResponse('response head larger than 64 KiB');
         this.headBuffer = start === 0 ? buffer : buffer.subarray(start);
+        this.slabRetained = true;
         return -1;
       }
       if (end - start > MAX_HEAD_BYTES) return this.badResponse('response head larger than 64 KiB');
@@ -597,7 +614,7 @@ class Http1Connection {
         const n = available < this.remaining ? available : this.remaining;
         if (n > 0) {
           this.remaining -= n;
-          call.handler.onResponseData(call, offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n));
+          if (call.handler.onResponseData(call, offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n)) !== true) this.slabRetained = true;
           if (this.call !== call) return;
         }
         if (this.remaining === 0) this.finish(call);
@@ -607,7 +624,7 @@ class Http1Connection {
         this.parseChunked(call, chunk, offset);
         return;
       case BODY_UNTIL_CLOSE:
-        if (offset < chunk.length) call.handler.onResponseData(call, offset === 0 ? chunk : chunk.subarray(offset));
+        if (offset < chunk.length && call.handler.onResponseData(call, offset === 0 ? chunk : chunk.subarray(offset)) !== true) this.slabRetained = true;
         return;
     }
   }
@@ -620,7 +637,7 @@ class Http1Connection {
       if (state === CHUNK_DATA) {
         const take = Math.min(this.remaining, n - i);
         this.remaining -= take;
-        call.handler.onResponseData(call, chunk.subarray(i, i + take));
+        if (call.handler.onResponseData(call, chunk.subarray(i, i + take)) !== true) this.slabRetained = true;
         if (this.call !== call) return;
         i += take;
         if (this.remaining === 0) this.chunkState = CHUNK_DATA_CR;

@@ -239,6 +239,43 @@ test('bodies stay intact across many reads on one connection (reads never overwr
   assert.equal(up.sockets.length, 1);
 });
 
+test('a handler done with its chunks (onResponseData true) gets the same read memory again; one that keeps them never does', async () => {
+  const up = await rawUpstream((head, socket) => {
+    const body = Buffer.alloc(16 * 1024, head.includes('/b') ? 'b' : 'a');
+    socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+  });
+  const p = pool(up.port);
+  const released: Array<{ memory: ArrayBufferLike; offset: number }> = [];
+  for (let round = 0; round < 6; round++) {
+    const { handler, done } = collect();
+    const onData = handler.onResponseData;
+    handler.onResponseData = (c, chunk) => {
+      onData(c, chunk);
+      released.push({ memory: chunk.buffer, offset: chunk.byteOffset });
+      return true;
+    };
+    p.dispatch(get('/a'), handler);
+    const r = await done;
+    assert.equal(r.error, null);
+    assert.equal(r.body, 'a'.repeat(16 * 1024));
+  }
+  const memories = new Set(released.map((c) => c.memory));
+  assert.equal(memories.size, 1, `six responses of 16 KiB read into one slab (got ${memories.size})`);
+
+  // Kept chunks: later responses never overwrite them.
+  const kept: Buffer[] = [];
+  for (const path of ['/a', '/b', '/a', '/b', '/a', '/b']) {
+    const { handler, done } = collect();
+    handler.onResponseData = (_c, chunk) => void kept.push(chunk);
+    p.dispatch(get(path), handler);
+    assert.equal((await done).error, null);
+  }
+  const texts = kept.map((c) => c.toString('latin1'));
+  const joined = texts.join('');
+  assert.equal(joined, ['a', 'b', 'a', 'b', 'a', 'b'].map((c) => c.repeat(16 * 1024)).join(''), 'kept chunks are intact');
+  assert.equal(up.sockets.length, 1);
+});
+
 test('an HTTP/1.0 response is not reused unless it says keep-alive', async () => {
   const up = await rawUpstream((head, socket) => socket.write(head.includes('/ka') ? 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nk' : 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx'));
   const p = pool(up.port);

@@ -18,6 +18,13 @@ function chunk(i: number, size = 64 * 1024): Buffer {
   return b;
 }
 
+/** The body of /sized?n=&size=: every byte depends on n and its position. */
+function sized(n: number, size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  for (let j = 0; j < size; j++) b[j] = (n * 131 + j * 7 + (j >> 8)) & 0xff;
+  return b;
+}
+
 before(async () => {
   up = await startUpstream('stream', (req, res, name) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -69,6 +76,31 @@ before(async () => {
       case '/echo-body':
         req.pipe(res);
         return;
+      case '/sized': {
+        // A Content-Length body whose bytes depend on n: a mixed-up byte shows as a wrong body.
+        const n = Number(url.searchParams.get('n'));
+        const body = sized(n, Number(url.searchParams.get('size')));
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+        res.end(body);
+        return;
+      }
+      case '/paced': {
+        // The same body written 4 KiB at a time, one piece per turn of the event loop: the proxy
+        // reads it in small chunks, which node buffers without asking for a pause.
+        const n = Number(url.searchParams.get('n'));
+        const body = sized(n, Number(url.searchParams.get('size')));
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+        let at = 0;
+        const next = (): void => {
+          if (at >= body.length) return void res.end();
+          const piece = body.subarray(at, at + 4096);
+          at += piece.length;
+          if (res.write(piece)) setImmediate(next);
+          else res.once('drain', next);
+        };
+        next();
+        return;
+      }
       default:
         res.end(name);
     }
@@ -194,4 +226,56 @@ test('keep-alive: many sequential requests over one client connection', async ()
   for (let i = 0; i < 20; i++) socket.write(`GET /x${i} HTTP/1.1\r\nHost: a\r\n\r\n`);
   while ((data.match(/HTTP\/1\.1 200/g) ?? []).length < 20) await once(socket, 'data');
   socket.destroy();
+});
+
+test('upstream read memory is reused only once the client took the bytes: a stalled client and fast clients at once get intact bodies', async () => {
+  // The stalled client pipelines requests for bodies that arrive 4 KiB at a time and reads nothing
+  // for a while: once its socket buffers are full, node holds each chunk until the kernel takes it
+  // (and the later responses wait for their turn on the connection). Meanwhile fast clients get
+  // 20 KiB bodies whose chunks are written at once, so their read memory is read into again
+  // (http1-pool.ts, exchange.ts). Reusing memory node still holds would corrupt the stalled bodies.
+  const slowSizes = [6 * 1024 * 1024, 256 * 1024, 1024 * 1024];
+  const slow = connect(h.port, '127.0.0.1');
+  await once(slow, 'connect');
+  const received: Buffer[] = [];
+  slow.on('data', (c: Buffer) => received.push(c));
+  slow.pause();
+  slowSizes.forEach((size, i) => slow.write(`GET /paced?n=${i}&size=${size} HTTP/1.1\r\nHost: a\r\n\r\n`));
+
+  const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 4 });
+  const fast = Array.from({ length: 4 }, async (_, worker) => {
+    for (let k = 0; k < 25; k++) {
+      const n = 1000 + worker * 100 + k;
+      const reply = await new Promise<Buffer>((resolve, reject) => {
+        httpRequest({ host: '127.0.0.1', port: h.port, path: `/sized?n=${n}&size=20000`, agent }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+          res.on('error', reject);
+        }).on('error', reject).end();
+      });
+      assert.ok(reply.equals(sized(n, 20000)), `fast response ${n} is intact`);
+    }
+  });
+  await Promise.all(fast);
+  agent.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the stalled client still reads nothing
+
+  slow.resume();
+  const parsed: Buffer[] = [];
+  let buffer = Buffer.alloc(0);
+  while (parsed.length < slowSizes.length) {
+    buffer = Buffer.concat([buffer, ...received.splice(0)]);
+    for (;;) {
+      const end = buffer.indexOf('\r\n\r\n');
+      if (end < 0) break;
+      const length = Number(/content-length: (\d+)/i.exec(buffer.subarray(0, end).toString('latin1'))?.[1]);
+      if (buffer.length < end + 4 + length) break;
+      parsed.push(buffer.subarray(end + 4, end + 4 + length));
+      buffer = buffer.subarray(end + 4 + length);
+    }
+    if (parsed.length < slowSizes.length) await once(slow, 'data');
+  }
+  slow.destroy();
+  slowSizes.forEach((size, i) => assert.ok(parsed[i].equals(sized(i, size)), `stalled response ${i} is intact`));
 });
