@@ -1,10 +1,10 @@
 // Instructions per proxied request under callgrind (bench/PROFILE.md sections 5 and 6), for
 // differences of a few percent that wall-clock rounds on a shared machine cannot resolve:
-//   node bench/callgrind-requests.ts [--node-args "--max-semi-space-size=0;--max-semi-space-size=8"] [--rounds 1] [--requests 2000] [--size 100] [--idle SEC] [--warmup N] [--keep DIR]
+//   node bench/callgrind-requests.ts [--node-args "--max-semi-space-size=0;--max-semi-space-size=8"] [--rounds 1] [--requests 2000] [--size 100] [--idle SEC] [--warmup N] [--connections 20] [--keep DIR]
 // For each variant (node flags given to the controller only, ';'-separated; variants alternated
 // per round): the controller (`node src/main.ts`, access log off, metrics on, the nginx upstream)
 // runs under `valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes`; --warmup
-// (default 30,000: steady state, PROFILE.md section 12) keep-alive warm-up requests (20 connections), then instrumentation on, exactly --requests
+// (default 30,000: steady state, PROFILE.md section 12) keep-alive warm-up requests (--connections, default 20), then instrumentation on, exactly --requests
 // requests, off, dump (--idle SEC: after the warm-up the controller idles SEC seconds, so V8's
 // memory reducer runs its full GCs, and is warmed up again before measuring). The figure is the
 // main thread's count (compiler and GC helper threads vary).
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '0' },
     // Warm-up requests before measuring (V8 tiers hot functions up to TurboFan as calls accumulate).
     warmup: { type: 'string', default: '30000' },
+    connections: { type: 'string', default: '20' },
   },
 });
 const variants = values['node-args'].split(';').map((v) => v.split(/\s+/).filter(Boolean));
@@ -49,7 +50,7 @@ pinSelf(LOAD_CORE);
 
 async function load(port: number, amount: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    autocannon({ url: `http://127.0.0.1:${port}/b${values.size}`, headers: { host: BENCH_HOST }, connections: 20, amount, timeout: 60 }, (err, r) => {
+    autocannon({ url: `http://127.0.0.1:${port}/b${values.size}`, headers: { host: BENCH_HOST }, connections: Number(values.connections), amount, timeout: 60 }, (err, r) => {
       if (err) reject(err);
       else if (r.non2xx || r.errors) reject(new Error(`${r.non2xx} non-2xx, ${r.errors} errors`));
       else resolve();

@@ -366,7 +366,19 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
  * (pipelining) keep references to what they were given: false.
  */
 function written(res: ProxyResponse): boolean {
-  return res instanceof ServerResponse && res.socket !== null && res.writableLength === 0;
+  if (!(res instanceof ServerResponse)) return false;
+  const socket = res.socket;
+  if (socket === null) return false;
+  if (res.writableLength === 0) return true;
+  // TLS: a write handed to the TLS layer has been encrypted (or copied) by the time it returns,
+  // even though node reports it done only once the ciphertext is out; only what is still
+  // queued in the stream (corked, or behind a write in progress) holds the chunk itself.
+  return (socket as { encrypted?: boolean }).encrypted === true && socket.writableCorked === 0 && (res as unknown as { outputSize: number }).outputSize === 0 && bufferedWrites(socket) === 0;
+}
+
+function bufferedWrites(socket: import('node:net').Socket): number {
+  const state = (socket as unknown as { _writableState?: { bufferedRequestCount?: number } })._writableState;
+  return state?.bufferedRequestCount ?? 1;
 }
 
 /** Timer callback (module-level, receives the exchange as argument: no closure). */

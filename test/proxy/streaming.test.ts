@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { routeConfig } from '../compile/config-builder.ts';
-import { send, startProxy, startUpstream, type Harness, type Upstream } from './support.ts';
+import { readResponses, send, sized, sizedBodies, startProxy, startUpstream, type Harness, type Upstream } from './support.ts';
 
 const MiB = 1024 * 1024;
 let up: Upstream;
@@ -15,13 +15,6 @@ let h: Harness;
 function chunk(i: number, size = 64 * 1024): Buffer {
   const b = Buffer.allocUnsafe(size);
   for (let j = 0; j < size; j += 4) b.writeUInt32LE((i * 2654435761 + j) >>> 0, j);
-  return b;
-}
-
-/** The body of /sized?n=&size=: every byte depends on n and its position. */
-function sized(n: number, size: number): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  for (let j = 0; j < size; j++) b[j] = (n * 131 + j * 7 + (j >> 8)) & 0xff;
   return b;
 }
 
@@ -76,31 +69,10 @@ before(async () => {
       case '/echo-body':
         req.pipe(res);
         return;
-      case '/sized': {
-        // A Content-Length body whose bytes depend on n: a mixed-up byte shows as a wrong body.
-        const n = Number(url.searchParams.get('n'));
-        const body = sized(n, Number(url.searchParams.get('size')));
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
-        res.end(body);
+      case '/sized':
+      case '/paced':
+        sizedBodies(req, res, name);
         return;
-      }
-      case '/paced': {
-        // The same body written 4 KiB at a time, one piece per turn of the event loop: the proxy
-        // reads it in small chunks, which node buffers without asking for a pause.
-        const n = Number(url.searchParams.get('n'));
-        const body = sized(n, Number(url.searchParams.get('size')));
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
-        let at = 0;
-        const next = (): void => {
-          if (at >= body.length) return void res.end();
-          const piece = body.subarray(at, at + 4096);
-          at += piece.length;
-          if (res.write(piece)) setImmediate(next);
-          else res.once('drain', next);
-        };
-        next();
-        return;
-      }
       default:
         res.end(name);
     }
@@ -262,20 +234,7 @@ test('upstream read memory is reused only once the client took the bytes: a stal
   await new Promise((resolve) => setTimeout(resolve, 300)); // the stalled client still reads nothing
 
   slow.resume();
-  const parsed: Buffer[] = [];
-  let buffer = Buffer.alloc(0);
-  while (parsed.length < slowSizes.length) {
-    buffer = Buffer.concat([buffer, ...received.splice(0)]);
-    for (;;) {
-      const end = buffer.indexOf('\r\n\r\n');
-      if (end < 0) break;
-      const length = Number(/content-length: (\d+)/i.exec(buffer.subarray(0, end).toString('latin1'))?.[1]);
-      if (buffer.length < end + 4 + length) break;
-      parsed.push(buffer.subarray(end + 4, end + 4 + length));
-      buffer = buffer.subarray(end + 4 + length);
-    }
-    if (parsed.length < slowSizes.length) await once(slow, 'data');
-  }
+  const parsed = await readResponses(slow, received, slowSizes.length);
   slow.destroy();
   slowSizes.forEach((size, i) => assert.ok(parsed[i].equals(sized(i, size)), `stalled response ${i} is intact`));
 });

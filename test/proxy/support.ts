@@ -1,5 +1,6 @@
 // Test support: real upstream servers that answer with their own name, a proxy on port 0, and a
 // small HTTP client over node:http (so raw status/headers/body can be asserted).
+import { once } from 'node:events';
 import { createServer, request as httpRequest, Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -108,4 +109,55 @@ export function send(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** The body of /sized?n=&size= and /paced?n=&size=: every byte depends on n and its position. */
+export function sized(n: number, size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  for (let j = 0; j < size; j++) b[j] = (n * 131 + j * 7 + (j >> 8)) & 0xff;
+  return b;
+}
+
+/**
+ * /sized: that body with a Content-Length, in one write (a mixed-up byte shows as a wrong body).
+ * /paced: the same, written 4 KiB at a time, one piece per turn of the event loop, so the proxy
+ * reads it in small chunks, which node buffers without asking for a pause.
+ */
+export const sizedBodies: UpstreamHandler = (req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const body = sized(Number(url.searchParams.get('n')), Number(url.searchParams.get('size')));
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+  req.resume();
+  if (url.pathname !== '/paced') return void res.end(body);
+  let at = 0;
+  const next = (): void => {
+    if (at >= body.length) return void res.end();
+    const piece = body.subarray(at, at + 4096);
+    at += piece.length;
+    if (res.write(piece)) setImmediate(next);
+    else res.once('drain', next);
+  };
+  next();
+};
+
+/**
+ * The bodies of `count` Content-Length responses read off a raw client socket whose 'data'
+ * chunks are pushed into `received` (pipelined responses come back to back).
+ */
+export async function readResponses(socket: import('node:stream').Duplex, received: Buffer[], count: number): Promise<Buffer[]> {
+  const bodies: Buffer[] = [];
+  let buffer = Buffer.alloc(0);
+  while (bodies.length < count) {
+    buffer = Buffer.concat([buffer, ...received.splice(0)]);
+    for (;;) {
+      const end = buffer.indexOf('\r\n\r\n');
+      if (end < 0) break;
+      const length = Number(/content-length: (\d+)/i.exec(buffer.subarray(0, end).toString('latin1'))?.[1]);
+      if (buffer.length < end + 4 + length) break;
+      bodies.push(buffer.subarray(end + 4, end + 4 + length));
+      buffer = buffer.subarray(end + 4 + length);
+    }
+    if (bodies.length < count) await once(socket, 'data');
+  }
+  return bodies;
 }
