@@ -20,8 +20,9 @@ import { scaleScenario } from './scenarios/scale.ts';
 import { overheadsScenario } from './scenarios/overheads.ts';
 import { profileScenario } from './scenarios/profile.ts';
 import { workersScenario } from './scenarios/workers.ts';
+import { tlsScenario } from './scenarios/tls.ts';
 
-const SCENARIOS: readonly Scenario[] = [upstreamScenario, throughputScenario, churnScenario, propagationScenario, workersScenario, scaleScenario, overheadsScenario, profileScenario];
+const SCENARIOS: readonly Scenario[] = [upstreamScenario, throughputScenario, tlsScenario, churnScenario, propagationScenario, workersScenario, scaleScenario, overheadsScenario, profileScenario];
 
 const { values } = parseArgs({
   options: {

@@ -10,6 +10,8 @@ export interface LoadTarget {
   readonly host: string;
   /** Processes whose CPU time (with their children) is this contender's cost; empty: not measured. */
   readonly pids?: readonly number[];
+  /** "https" for a TLS listener (default "http"). */
+  readonly scheme?: 'http' | 'https';
 }
 
 /** One load run plus the contender's CPU microseconds per completed request (NaN: not measured). */
@@ -55,7 +57,7 @@ export interface CompareOptions {
 export async function compare(targets: readonly LoadTarget[], cases: readonly Case[], options: CompareOptions): Promise<CaseFigures[]> {
   if (options.warmupSec > 0) {
     for (const t of targets) {
-      await runLoad({ url: `http://127.0.0.1:${t.port}/b100`, host: t.host, connections: 50, durationSec: options.warmupSec });
+      await runLoad({ url: `${t.scheme ?? 'http'}://127.0.0.1:${t.port}/b100`, host: t.host, connections: 50, durationSec: options.warmupSec });
     }
   }
   const samples = new Map<string, Sample[]>();
@@ -66,7 +68,7 @@ export async function compare(targets: readonly LoadTarget[], cases: readonly Ca
         const pids = t.pids ?? [];
         const sum = (): CpuTimes => pids.map(treeCpuTimes).reduce((a, b) => ({ user: a.user + b.user, sys: a.sys + b.sys }), { user: 0, sys: 0 });
         const before = sum();
-        const load = await runLoad({ url: `http://127.0.0.1:${t.port}/b${c.size}`, host: t.host, connections: c.connections, durationSec: options.durationSec });
+        const load = await runLoad({ url: `${t.scheme ?? 'http'}://127.0.0.1:${t.port}/b${c.size}`, host: t.host, connections: c.connections, durationSec: options.durationSec });
         const after = sum();
         // NaN when not measured, or when a process of the tree went away during the run.
         const per = (ms: number): number => (pids.length && load.requests > 0 && ms >= 0 ? round((ms * 1000) / load.requests, 1) : Number.NaN);

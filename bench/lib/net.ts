@@ -1,5 +1,6 @@
 // Small HTTP helpers for the orchestrator: free ports, single requests, polling until ready.
 import { createServer, request, Agent, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** A port that was free a moment ago on 127.0.0.1 (for processes that need a port on the command line). */
@@ -47,6 +48,20 @@ export function get(port: number, path: string, host?: string, timeoutMs = 2000,
         res.on('error', reject);
       },
     );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One HTTPS GET on a fresh connection; the certificate is not checked (self-signed contenders on 127.0.0.1). */
+export function getTls(port: number, path: string, host: string, timeoutMs = 2000): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { host }, agent: false, rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      res.on('error', reject);
+    });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();

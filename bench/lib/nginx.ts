@@ -127,6 +127,33 @@ ${blocks.join('\n')}
 `;
 }
 
+/**
+ * nginx terminating TLS in front of the same upstream, as ingress-nginx's TLS server blocks do
+ * (HTTP/1.1 to the upstream with keep-alive; the load generator speaks HTTP/1.1).
+ */
+export function tlsProxyConfig(dir: string, port: number, host: string, upstreamPort: number, certFile: string, keyFile: string): string {
+  return `${preamble(dir)}
+  upstream u0 { server 127.0.0.1:${upstreamPort}; keepalive 512; keepalive_requests 10000000; keepalive_timeout 60s; }
+  server {
+    listen 127.0.0.1:${port} ssl default_server backlog=4096;
+    server_name ${host};
+    ssl_certificate ${certFile};
+    ssl_certificate_key ${keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    location / {
+      proxy_pass http://u0;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_buffer_size 16k;
+      proxy_buffers 8 16k;
+    }
+  }
+}
+`;
+}
+
 export interface NginxInstance {
   readonly proc: Proc;
   readonly dir: string;
@@ -137,7 +164,7 @@ export interface NginxInstance {
 }
 
 /** Starts nginx (master + 1 worker) pinned to `core` with `config` written into `dir`. */
-export async function startNginx(nginx: NginxInfo, dir: string, port: number, config: string, core: number, probePath = '/'): Promise<NginxInstance> {
+export async function startNginx(nginx: NginxInfo, dir: string, port: number, config: string, core: number, probePath = '/', ready?: () => Promise<boolean>): Promise<NginxInstance> {
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   chmodSync(dir, 0o755);
   chmodSync(join(dir, 'tmp'), 0o777);
@@ -146,7 +173,7 @@ export async function startNginx(nginx: NginxInfo, dir: string, port: number, co
   const test = spawnSync(nginx.path, ['-t', '-p', dir, '-e', join(dir, 'error.log'), '-c', conf], { encoding: 'utf8' });
   if (test.status !== 0) throw new Error(`nginx -t failed for ${conf}:\n${test.stderr}`);
   const proc = start('nginx', nginx.path, ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf], { core });
-  await waitUntil(`nginx on :${port}`, async () => (await get(port, probePath, undefined, 1000, false)).status > 0, 10_000, 20);
+  await waitUntil(`nginx on :${port}`, ready ?? (async () => (await get(port, probePath, undefined, 1000, false)).status > 0), 10_000, 20);
   return {
     proc,
     dir,

@@ -51,6 +51,8 @@ export interface SwitchyardOptions {
 export interface Switchyard {
   readonly proc: Proc;
   readonly port: number;
+  /** The TLS listener (its generated default certificate unless the manifests carry a Secret). */
+  readonly httpsPort: number;
   readonly adminPort: number;
   /** ms from spawn to the probe route answering 200. */
   readonly readyMs: number;
@@ -95,5 +97,5 @@ export async function startSwitchyard(options: SwitchyardOptions): Promise<Switc
     throw new Error(`${(err as Error).message}\n--- controller output (tail) ---\n${proc.output().slice(-3000)}`);
   }
   const readyMs = performance.now() - started;
-  return { proc, port, adminPort, readyMs, stop: () => proc.stop('SIGTERM', 10_000) };
+  return { proc, port, httpsPort, adminPort, readyMs, stop: () => proc.stop('SIGTERM', 10_000) };
 }
