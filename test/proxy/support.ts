@@ -1,5 +1,6 @@
 // Test support: real upstream servers that answer with their own name, a proxy on port 0, and a
 // small HTTP client over node:http (so raw status/headers/body can be asserted).
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, request as httpRequest, Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -141,23 +142,35 @@ export const sizedBodies: UpstreamHandler = (req, res) => {
 };
 
 /**
- * The bodies of `count` Content-Length responses read off a raw client socket whose 'data'
- * chunks are pushed into `received` (pipelined responses come back to back).
+ * A raw client (plain or TLS, already connected) that pipelines one /paced request per size and
+ * reads nothing until finish(): node then holds the proxy's chunks for it. finish() waits a little
+ * longer, reads every response and asserts that each body is intact.
  */
-export async function readResponses(socket: import('node:stream').Duplex, received: Buffer[], count: number): Promise<Buffer[]> {
-  const bodies: Buffer[] = [];
-  let buffer = Buffer.alloc(0);
-  while (bodies.length < count) {
-    buffer = Buffer.concat([buffer, ...received.splice(0)]);
-    for (;;) {
-      const end = buffer.indexOf('\r\n\r\n');
-      if (end < 0) break;
-      const length = Number(/content-length: (\d+)/i.exec(buffer.subarray(0, end).toString('latin1'))?.[1]);
-      if (buffer.length < end + 4 + length) break;
-      bodies.push(buffer.subarray(end + 4, end + 4 + length));
-      buffer = buffer.subarray(end + 4 + length);
-    }
-    if (bodies.length < count) await once(socket, 'data');
-  }
-  return bodies;
+export function stalledPipeline(socket: import('node:stream').Duplex, host: string, sizes: readonly number[]): { finish(): Promise<void> } {
+  const received: Buffer[] = [];
+  socket.on('data', (c: Buffer) => received.push(c));
+  socket.pause();
+  sizes.forEach((size, i) => socket.write(`GET /paced?n=${i}&size=${size} HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
+  return {
+    async finish(): Promise<void> {
+      await new Promise((resolve) => setTimeout(resolve, 300)); // still reading nothing
+      socket.resume();
+      const bodies: Buffer[] = [];
+      let buffer = Buffer.alloc(0);
+      while (bodies.length < sizes.length) {
+        buffer = Buffer.concat([buffer, ...received.splice(0)]);
+        for (;;) {
+          const end = buffer.indexOf('\r\n\r\n');
+          if (end < 0) break;
+          const length = Number(/content-length: (\d+)/i.exec(buffer.subarray(0, end).toString('latin1'))?.[1]);
+          if (buffer.length < end + 4 + length) break;
+          bodies.push(buffer.subarray(end + 4, end + 4 + length));
+          buffer = buffer.subarray(end + 4 + length);
+        }
+        if (bodies.length < sizes.length) await once(socket, 'data');
+      }
+      socket.destroy();
+      sizes.forEach((size, i) => assert.ok(bodies[i].equals(sized(i, size)), `stalled response ${i} is intact`));
+    },
+  };
 }
