@@ -257,6 +257,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     return written(res);
   }
 
+  /** Asked later by the upstream client about chunks onResponseData could not release at once. */
+  released(): boolean {
+    return written(this.res);
+  }
+
   /** hot path */
   onResponseEnd(): void {
     if (this.done) return;
@@ -362,13 +367,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
 /**
  * Whether everything handed to `res` so far has left it: an HTTP/1.1 response on its socket with
  * nothing buffered, in node or in the socket (a write that completed synchronously has been taken
- * by the kernel, or copied by TLS). HTTP/2 responses and responses still waiting for their socket
- * (pipelining) keep references to what they were given: false.
+ * by the kernel, or copied by TLS), or one that has finished. HTTP/2 responses and responses still
+ * waiting for their socket (pipelining) keep references to what they were given: false.
  */
 function written(res: ProxyResponse): boolean {
   if (!(res instanceof ServerResponse)) return false;
   const socket = res.socket;
-  if (socket === null) return false;
+  // No socket: waiting for its turn (everything still buffered), or finished: all of it was flushed.
+  if (socket === null) return res.writableFinished;
   if (res.writableLength === 0) return true;
   // TLS: a write handed to the TLS layer has been encrypted (or copied) by the time it returns,
   // even though node reports it done only once the ciphertext is out; only what is still

@@ -55,6 +55,11 @@ export interface Http1Handler {
    * holds the chunk.
    */
   onResponseData(controller: Http1Controller, chunk: Buffer): boolean | void;
+  /**
+   * Asked later about chunks onResponseData kept: true once the handler holds none of them any
+   * more. Without it, kept chunks pin their read memory for good.
+   */
+  released?(): boolean;
   onResponseEnd(controller: Http1Controller, trailers: Record<string, string>): void;
   onResponseError(controller: Http1Controller, err: Error): void;
 }
@@ -84,14 +89,41 @@ const MAX_HEAD_BYTES = 64 * 1024;
  * Readable: no push/'data' emit/maybeReadMore per read and no allocation per read. Each read gets
  * the slab's unused tail, so bytes already handed on (a body chunk node has not written yet, a
  * partial head) are never overwritten; a new slab comes when the tail is shorter than READ_MIN.
- * When the handler says it is done with every chunk of a read (onResponseData returned true: the
- * client socket took the bytes), the next read starts at the slab's beginning again: a connection
- * then keeps one slab for good instead of allocating 32 KiB every few responses, which at 16 KiB
- * bodies made V8 run a full GC several times a second for the external memory alone.
- * Idle connections hold at most one slab.
+ * A slab is read into from its start again once nothing of it is held: the handler said so when it
+ * took each chunk (onResponseData returned true: the client socket took the bytes), or says so when
+ * asked later (released(): node has written what it buffered, usually by the next read). Each
+ * connection keeps a second slab to switch to while the other is still held, and allocates only when
+ * both are; allocating 32 KiB every few responses made V8 run a full GC several times a second at
+ * 16 KiB bodies, for the external memory alone (bench/PROFILE.md section 12).
+ * Idle connections hold at most two slabs.
  */
 const READ_SLAB = 32 * 1024;
 const READ_MIN = 4 * 1024;
+
+/** A read buffer, and who may still hold bytes of it. */
+class ReadSlab {
+  readonly buffer = Buffer.allocUnsafeSlow(READ_SLAB);
+  /** Held by something that cannot be asked again (a partial head, a handler without released()). */
+  pinned = false;
+  /** Handlers that kept chunks of it; asked (released()) before the slab is reused. */
+  readonly holders: Http1Handler[] = [];
+
+  hold(handler: Http1Handler): void {
+    if (handler.released === undefined) this.pinned = true;
+    else if (!this.holders.includes(handler)) this.holders.push(handler);
+  }
+
+  /** Nothing holds bytes of it any more (holders that let go are forgotten). */
+  free(): boolean {
+    if (this.pinned) return false;
+    const holders = this.holders;
+    while (holders.length > 0) {
+      if (!holders[holders.length - 1].released!()) return false;
+      holders.pop();
+    }
+    return true;
+  }
+}
 const MAX_CHUNK_LINE = 4096;
 /** RFC 9110 tchar, by latin1 code: 1 for the characters a header name may have. */
 const TOKEN_CHAR = new Uint8Array(256);
@@ -225,11 +257,11 @@ class Http1Connection {
   headWritten = false;
 
   // -- reads (READ_SLAB) --
-  readSlab: Buffer | null = null;
-  /** Where the next read starts in readSlab (everything before it may still be referenced). */
+  slab: ReadSlab | null = null;
+  /** The other slab: switched to when it is free and the current one is not. */
+  spare: ReadSlab | null = null;
+  /** Where the next read starts in the current slab (everything before it may still be held). */
   readOffset = 0;
-  /** Bytes of readSlab may still be referenced: a chunk the handler kept, or a partial head. */
-  slabRetained = false;
 
   // -- response parser --
   state = IDLE;
@@ -360,21 +392,41 @@ class Http1Connection {
 
   /** The region the next read fills: the current slab's unused tail, or a fresh slab. */
   nextReadBuffer(): Buffer {
-    let slab = this.readSlab;
-    if (slab === null || slab.length - this.readOffset < READ_MIN) {
-      slab = this.readSlab = Buffer.allocUnsafeSlow(READ_SLAB);
+    let slab = this.slab;
+    if (slab === null) {
+      slab = this.slab = new ReadSlab();
       this.readOffset = 0;
-      this.slabRetained = false;
+    } else if (slab.buffer.length - this.readOffset < READ_MIN) {
+      // Used up and still held: the spare if nothing holds it, else a new slab.
+      const spare = this.spare;
+      this.spare = slab;
+      slab = this.slab = spare !== null && spare.free() ? spare : new ReadSlab();
+      this.readOffset = 0;
     }
-    return this.readOffset === 0 ? slab : slab.subarray(this.readOffset);
+    return this.readOffset === 0 ? slab.buffer : slab.buffer.subarray(this.readOffset);
+  }
+
+  /** After a read: start the next one at the beginning of a slab nothing holds, if there is one. */
+  reuseReadMemory(): void {
+    const slab = this.slab;
+    if (slab === null) return;
+    if (slab.free()) {
+      this.readOffset = 0;
+      return;
+    }
+    const spare = this.spare;
+    if (spare !== null && spare.free()) {
+      this.spare = slab;
+      this.slab = spare;
+      this.readOffset = 0;
+    }
   }
 
   /** net's onread callback; true: keep reading (pausing is the controller's, through socket.pause()). */
   onRead(nread: number, buffer: Uint8Array): boolean {
     this.readOffset += nread;
     this.onData((buffer as Buffer).subarray(0, nread));
-    // Nothing of this slab is referenced any more: read into it from the start again.
-    if (!this.slabRetained && this.headBuffer === null) this.readOffset = 0;
+    this.reuseReadMemory();
     return true;
   }
 
@@ -382,7 +434,7 @@ class Http1Connection {
     try {
       this.receive(chunk);
     } catch (err) {
-      this.slabRetained = true; // the handler may have kept the chunk it threw on
+      if (this.slab !== null) this.slab.pinned = true; // the handler may have kept the chunk it threw on
       // A throwing handler costs its own request, never the process.
       if (this.call !== null) this.failCall(err as Error, false);
       else this.close();
@@ -425,7 +477,7 @@ class Http1Connection {
       if (end < 0) {
         if (buffer.length - start > MAX_HEAD_BYTES) return this.badResponse('response head larger than 64 KiB');
         this.headBuffer = start === 0 ? buffer : buffer.subarray(start);
-        this.slabRetained = true;
+        if (this.slab !== null) this.slab.pinned = true; // until the rest arrives and is joined to it
         return -1;
       }
       if (end - start > MAX_HEAD_BYTES) return this.badResponse('response head larger than 64 KiB');
@@ -614,7 +666,7 @@ class Http1Connection {
         const n = available < this.remaining ? available : this.remaining;
         if (n > 0) {
           this.remaining -= n;
-          if (call.handler.onResponseData(call, offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n)) !== true) this.slabRetained = true;
+          if (call.handler.onResponseData(call, offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n)) !== true) this.slab?.hold(call.handler);
           if (this.call !== call) return;
         }
         if (this.remaining === 0) this.finish(call);
@@ -624,7 +676,7 @@ class Http1Connection {
         this.parseChunked(call, chunk, offset);
         return;
       case BODY_UNTIL_CLOSE:
-        if (offset < chunk.length && call.handler.onResponseData(call, offset === 0 ? chunk : chunk.subarray(offset)) !== true) this.slabRetained = true;
+        if (offset < chunk.length && call.handler.onResponseData(call, offset === 0 ? chunk : chunk.subarray(offset)) !== true) this.slab?.hold(call.handler);
         return;
     }
   }
@@ -637,7 +689,7 @@ class Http1Connection {
       if (state === CHUNK_DATA) {
         const take = Math.min(this.remaining, n - i);
         this.remaining -= take;
-        if (call.handler.onResponseData(call, chunk.subarray(i, i + take)) !== true) this.slabRetained = true;
+        if (call.handler.onResponseData(call, chunk.subarray(i, i + take)) !== true) this.slab?.hold(call.handler);
         if (this.call !== call) return;
         i += take;
         if (this.remaining === 0) this.chunkState = CHUNK_DATA_CR;

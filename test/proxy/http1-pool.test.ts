@@ -276,6 +276,36 @@ test('a handler done with its chunks (onResponseData true) gets the same read me
   assert.equal(up.sockets.length, 1);
 });
 
+test('chunks a handler kept are reused only after it says released(); a connection switches between two slabs meanwhile', async () => {
+  const up = await rawUpstream((head, socket) => {
+    const fill = head.split(' ')[1].slice(1); // "/a" -> "a"
+    // Two reads per response: the head and 10 KiB, then 10 KiB more a moment later.
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${20 * 1024}\r\n\r\n${fill.repeat(10 * 1024)}`);
+    setTimeout(() => socket.write(fill.toUpperCase().repeat(10 * 1024)), 5);
+  });
+  const p = pool(up.port);
+  const memories = new Set<ArrayBufferLike>();
+  const kept: Array<{ chunk: Buffer; copy: Buffer }> = [];
+  for (const fill of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) {
+    const { handler, done } = collect();
+    handler.onResponseData = (_c, chunk) => {
+      kept.push({ chunk, copy: Buffer.from(chunk) });
+      memories.add(chunk.buffer);
+      return false; // kept, as node keeps a chunk it has buffered
+    };
+    let released = false;
+    handler.released = () => released;
+    p.dispatch(get(`/${fill}`), handler);
+    assert.equal((await done).error, null);
+    // Nothing was released while it streamed: every chunk is still what the upstream sent.
+    for (const k of kept) assert.ok(k.chunk.equals(k.copy), 'held chunks are never overwritten');
+    kept.length = 0;
+    released = true; // the client socket took everything
+  }
+  assert.ok(memories.size <= 3, `eight 20 KiB responses read into at most three slabs (got ${memories.size})`);
+  assert.equal(up.sockets.length, 1);
+});
+
 test('an HTTP/1.0 response is not reused unless it says keep-alive', async () => {
   const up = await rawUpstream((head, socket) => socket.write(head.includes('/ka') ? 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nk' : 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx'));
   const p = pool(up.port);
