@@ -101,16 +101,24 @@ export interface NginxRoute {
 
 /**
  * nginx as a reverse proxy (what ingress-nginx generates, minus Lua): HTTP/1.1 upstreams with
- * keep-alive. `routes` become one server block each; the first is also the default server.
+ * keep-alive. `routes` become one server block each; the first is also the default server. With
+ * `tls`, the listener terminates TLS with that certificate, as ingress-nginx's TLS server blocks do.
  */
-export function proxyConfig(dir: string, port: number, routes: readonly NginxRoute[]): string {
+export function proxyConfig(dir: string, port: number, routes: readonly NginxRoute[], tls?: { readonly certFile: string; readonly keyFile: string }): string {
+  const ssl = tls
+    ? `
+    ssl_certificate ${tls.certFile};
+    ssl_certificate_key ${tls.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;`
+    : '';
   const blocks: string[] = [];
   routes.forEach((route, i) => {
     const servers = route.upstreamPorts.map((p) => `server 127.0.0.1:${p};`).join(' ');
     blocks.push(`  upstream u${i} { ${servers} keepalive 512; keepalive_requests 10000000; keepalive_timeout 60s; }
   server {
-    listen 127.0.0.1:${port}${i === 0 ? ' default_server backlog=4096' : ''};
-    server_name ${route.host};
+    listen 127.0.0.1:${port}${tls ? ' ssl' : ''}${i === 0 ? ' default_server backlog=4096' : ''};
+    server_name ${route.host};${ssl}
     location / {
       proxy_pass http://u${i};
       proxy_http_version 1.1;
@@ -123,33 +131,6 @@ export function proxyConfig(dir: string, port: number, routes: readonly NginxRou
   });
   return `${preamble(dir)}
 ${blocks.join('\n')}
-}
-`;
-}
-
-/**
- * nginx terminating TLS in front of the same upstream, as ingress-nginx's TLS server blocks do
- * (HTTP/1.1 to the upstream with keep-alive; the load generator speaks HTTP/1.1).
- */
-export function tlsProxyConfig(dir: string, port: number, host: string, upstreamPort: number, certFile: string, keyFile: string): string {
-  return `${preamble(dir)}
-  upstream u0 { server 127.0.0.1:${upstreamPort}; keepalive 512; keepalive_requests 10000000; keepalive_timeout 60s; }
-  server {
-    listen 127.0.0.1:${port} ssl default_server backlog=4096;
-    server_name ${host};
-    ssl_certificate ${certFile};
-    ssl_certificate_key ${keyFile};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:SSL:10m;
-    location / {
-      proxy_pass http://u0;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_buffer_size 16k;
-      proxy_buffers 8 16k;
-    }
-  }
 }
 `;
 }

@@ -10,7 +10,7 @@ import { check, result, x } from './scenario.ts';
 import { startUpstream } from '../lib/upstreams.ts';
 import { BENCH_HOST, SHIPPED_ARGS, benchManifests } from '../lib/contenders.ts';
 import { compare, pairedRatio, type LoadTarget } from '../lib/compare.ts';
-import { startNginx, tlsProxyConfig, type NginxInstance } from '../lib/nginx.ts';
+import { proxyConfig, startNginx, type NginxInstance } from '../lib/nginx.ts';
 import { freePort, getTls } from '../lib/net.ts';
 import { SERVER_CORE } from '../lib/load.ts';
 import { startSwitchyard, switchyardUnavailable, type Switchyard } from '../lib/switchyard.ts';
@@ -40,7 +40,7 @@ export const tlsScenario: Scenario = {
         writeFileSync(join(dir, 'cert.pem'), cert.cert);
         writeFileSync(join(dir, 'key.pem'), cert.key, { mode: 0o600 });
         const port = await freePort();
-        const config = tlsProxyConfig(dir, port, BENCH_HOST, upstream.port, join(dir, 'cert.pem'), join(dir, 'key.pem'));
+        const config = proxyConfig(dir, port, [{ host: BENCH_HOST, upstreamPorts: [upstream.port] }], { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') });
         nginx = await startNginx(ctx.nginx, dir, port, config, SERVER_CORE, '/', async () => (await getTls(port, '/b100', BENCH_HOST, 1000)).status === 200);
         targets.push({ label: 'nginx', port, host: BENCH_HOST, pids: [nginx.proc.pid], scheme: 'https' });
       } else {

@@ -477,7 +477,7 @@ class Http1Connection {
       if (end < 0) {
         if (buffer.length - start > MAX_HEAD_BYTES) return this.badResponse('response head larger than 64 KiB');
         this.headBuffer = start === 0 ? buffer : buffer.subarray(start);
-        if (this.slab !== null) this.slab.pinned = true; // until the rest arrives and is joined to it
+        if (this.slab !== null) this.slab.pinned = true; // a partial head (rare): not reused until replaced
         return -1;
       }
       if (end - start > MAX_HEAD_BYTES) return this.badResponse('response head larger than 64 KiB');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { routeConfig } from '../compile/config-builder.ts';
 import { send, sized, sizedBodies, stalledPipeline, startProxy, startUpstream, type Harness, type Upstream } from './support.ts';
 
@@ -210,7 +210,7 @@ test('upstream read memory is reused only once the client took the bytes: a stal
   await once(slow, 'connect');
   const stalled = stalledPipeline(slow, 'a', [6 * 1024 * 1024, 256 * 1024, 1024 * 1024]);
 
-  const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 4 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   const fast = Array.from({ length: 4 }, async (_, worker) => {
     for (let k = 0; k < 25; k++) {
       const n = 1000 + worker * 100 + k;
