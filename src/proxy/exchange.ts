@@ -64,8 +64,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
   readonly context: ExchangeContext;
   readonly req: ProxyRequest;
   readonly res: ProxyResponse;
-  /** Raw Host header (RequestHeaderFacts). */
+  /** Raw Host header (RequestHeaderFacts), or the authority of an absolute-form target. */
   host: string | null = null;
+  duplicateHost = false;
   hasBody = false;
   requestId = '';
   /** Normalized path that was matched (no query). */

@@ -6,7 +6,8 @@
 //   - hop-by-hop headers are removed: Connection and every header it lists, Keep-Alive,
 //     Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, plus Proxy-Authorization (credentials
 //     meant for a proxy never reach a backend) and Expect (node answers "100 Continue" itself);
-//   - Host is preserved as sent by the client;
+//   - Host is preserved as sent by the client (an absolute-form target's authority replaces it:
+//     setRequestHost); a repeated Host is reported in the facts, and the caller answers 400;
 //   - X-Forwarded-For: the client's value (if any) with the peer address appended;
 //   - X-Forwarded-Proto/-Host/-Port and X-Real-IP are set from the connection (a client's own values
 //     are replaced, never trusted);
@@ -45,6 +46,8 @@ export function parseContentLength(value: string): number {
 export interface RequestHeaderFacts {
   /** Raw Host header (null when absent). */
   host: string | null;
+  /** More than one Host header was sent (RFC 9112 3.2: answered with 400). */
+  duplicateHost: boolean;
   /** The request carries a body (Content-Length > 0 or Transfer-Encoding). */
   hasBody: boolean;
   /** X-Request-ID sent upstream. */
@@ -114,6 +117,7 @@ export function buildRequestHeaders(raw: readonly string[], fwd: ForwardedValues
   let requestId: string | null = null;
   let connection: string | null = null;
   let host: string | null = null;
+  let duplicateHost = false;
   let hasBody = false;
   // 1. One pass: keep end-to-end headers, drop hop-by-hop and the ones we set; candidates are
   //    recognized by length first so most headers cost one switch.
@@ -126,7 +130,10 @@ export function buildRequestHeaders(raw: readonly string[], fwd: ForwardedValues
         break;
       case 4:
         if (nameIs(name, 'host')) {
-          if (host !== null) continue; // node's parser already rejects most duplicates
+          if (host !== null) {
+            duplicateHost = true; // node keeps the first one; routing on it would be ambiguous
+            continue;
+          }
           host = value;
         }
         break;
@@ -191,6 +198,7 @@ export function buildRequestHeaders(raw: readonly string[], fwd: ForwardedValues
   if (host !== null) out.push('x-forwarded-host', host);
 
   facts.host = host;
+  facts.duplicateHost = duplicateHost;
   facts.hasBody = hasBody;
   facts.requestId = requestId;
 
@@ -200,6 +208,43 @@ export function buildRequestHeaders(raw: readonly string[], fwd: ForwardedValues
     if (listed !== null) return removeListed(out, listed);
   }
   return out;
+}
+
+/**
+ * An absolute-form target's authority replaces the Host header (RFC 9112 3.2.2), so the upstream sees
+ * the host the request was routed by: the Host and X-Forwarded-Host values in `headers` (built by
+ * buildRequestHeaders) are set to `host`, or both are added. Rare path.
+ */
+export function setRequestHost(headers: string[], host: string): void {
+  let found = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    if ((name.length === 4 && nameIs(name, 'host')) || (name.length === 16 && nameIs(name, 'x-forwarded-host'))) {
+      headers[i + 1] = host;
+      found = true;
+    }
+  }
+  if (!found) headers.push('host', host, 'x-forwarded-host', host);
+}
+
+/**
+ * Why a request's Host cannot be served, or null when it can (`host`: the Host header, or an
+ * absolute-form target's authority). HTTP/1.1 requires exactly one Host (RFC 9112 3.2); its value is
+ * checked like nginx's ngx_http_validate_host: not empty, no path separators, no control characters
+ * or spaces, no "..".
+ */
+export function hostProblem(host: string | null, duplicate: boolean, http11: boolean): string | null {
+  if (duplicate) return 'duplicate Host header';
+  if (host === null) return http11 ? 'missing Host header' : null;
+  const n = host.length;
+  if (n === 0) return 'empty Host header';
+  for (let i = 0; i < n; i++) {
+    const c = host.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 47 /* / */ || c === 92 /* \ */ || (c === 46 && i > 0 && host.charCodeAt(i - 1) === 46)) {
+      return 'invalid Host header';
+    }
+  }
+  return null;
 }
 
 /**

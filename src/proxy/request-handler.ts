@@ -5,7 +5,7 @@ import { isCleanPath, parseRequestTarget, pathEnd } from '../compile/path.ts';
 import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode } from './errors.ts';
 import { Exchange, onResponseClose, type ExchangeContext, type ProxyRequest, type ProxyResponse } from './exchange.ts';
-import { buildRequestHeaders, type ForwardedValues } from './headers.ts';
+import { buildRequestHeaders, hostProblem, setRequestHost, type ForwardedValues } from './headers.ts';
 import { decideCanary } from './balancers/affinity-canary.ts';
 import { applyRoutePolicy, ConnectTimeoutPools, poolFor, type PolicyContext } from './route-policy.ts';
 import type { UpstreamPool, UpstreamPools } from './upstreams.ts';
@@ -104,7 +104,7 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
     const socket = req.socket as ForwardedSocket;
     let fwd = socket[kForwarded];
     if (fwd === undefined) fwd = socket[kForwarded] = new SocketForwarded(socket, this.proto);
-    exchange.headers = buildRequestHeaders(req.rawHeaders, fwd, exchange);
+    const headers = (exchange.headers = buildRequestHeaders(req.rawHeaders, fwd, exchange));
 
     // 2. Request target: fast path for clean origin-form paths, else full parse + normalization.
     const url = req.url ?? '';
@@ -122,7 +122,18 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
       }
       exchange.matchPath = target.path;
       exchange.path = target.path + target.query;
-      if (target.authority !== null) host = target.authority; // absolute-form overrides Host (RFC 9112 3.2.2)
+      if (target.authority !== null) {
+        // absolute-form: its authority replaces Host for routing and upstream alike (RFC 9112 3.2.2)
+        host = exchange.host = target.authority;
+        exchange.duplicateHost = false;
+        setRequestHost(headers, host);
+      }
+    }
+    // node's own Host check is off (server.ts): it answered with an empty 400 and no log line.
+    const problem = hostProblem(host, exchange.duplicateHost, req.httpVersionMajor === 1 && req.httpVersionMinor === 1);
+    if (problem !== null) {
+      exchange.fail(ProxyErrorCode.BAD_HOST, new Error(problem));
+      return;
     }
 
     // 3. Match, resolve, pick.

@@ -93,6 +93,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     // Requests without Content-Length/Transfer-Encoding skip the Readable life cycle (no
     // 'data'/'end' events to emit): measurably cheaper per request; such requests have no body to forward.
     optimizeEmptyRequests: true,
+    // The Host checks are ours (request-handler.ts): a plain 400 body and a log line that says why.
+    requireHostHeader: false,
   } as ServerOptions<typeof ProxyRequest, typeof ProxyResponse>;
   const server = options.secure !== undefined ? options.secure.create(serverOptions) : createServer(serverOptions);
   server.on('request', (req: ProxyRequest, res: ProxyResponse) => handler.handle(req, res));

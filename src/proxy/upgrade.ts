@@ -23,7 +23,7 @@ import { normalizeHost } from '../compile/host.ts';
 import type { RouteTable } from '../compile/route-table.ts';
 import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
-import { buildRequestHeaders, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
+import { buildRequestHeaders, hostProblem, setRequestHost, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
 
 export interface UpgradeHandlerOptions {
   readonly routeRef: RouteRef<RouteTable>;
@@ -74,7 +74,7 @@ export class UpgradeHandler {
 
   #route(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const table = this.#o.routeRef.current;
-    const facts: RequestHeaderFacts = { host: null, hasBody: false, requestId: '' };
+    const facts: RequestHeaderFacts = { host: null, duplicateHost: false, hasBody: false, requestId: '' };
     const tcp = socketOf(socket);
     const remote = tcp?.remoteAddress ?? '';
     const fwd: ForwardedValues = {
@@ -100,9 +100,15 @@ export class UpgradeHandler {
       if (target === null) return this.#fail(socket, ProxyErrorCode.BAD_PATH, { path: url, requestId: facts.requestId });
       matchPath = target.path;
       path = target.path + target.query;
-      if (target.authority !== null) host = target.authority;
+      if (target.authority !== null) {
+        host = target.authority;
+        facts.duplicateHost = false;
+        setRequestHost(headers, host);
+      }
     }
     const where = { host, path: matchPath, requestId: facts.requestId, upgrade };
+    const problem = hostProblem(host, facts.duplicateHost, req.httpVersionMajor === 1 && req.httpVersionMinor === 1);
+    if (problem !== null) return this.#fail(socket, ProxyErrorCode.BAD_HOST, { ...where, err: { message: problem } });
 
     const route = table.find(host ?? undefined, matchPath);
     if (route === undefined) return this.#fail(socket, ProxyErrorCode.NO_ROUTE, where);

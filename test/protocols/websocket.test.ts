@@ -4,7 +4,7 @@
 // upgrade (404, 502, 504, the upstream's own refusal relayed).
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { RouteConfig } from '../../src/model/route-config.ts';
@@ -165,6 +165,40 @@ describe('WebSocket through the proxy', () => {
     } finally {
       await relay.close();
       await refusing.close();
+    }
+  });
+
+  test('an upgrade request with a repeated or invalid Host gets 400, an absolute-form one goes by its authority', async () => {
+    const raw = (head: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(h.port, '127.0.0.1', () => socket.write(head));
+        let data = '';
+        socket.setTimeout(2000, () => {
+          socket.destroy(); // an upgrade that went through never ends by itself
+          resolve(data);
+        });
+        socket.on('data', (c) => (data += c));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+      });
+    const upgrade = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    for (const hosts of ['Host: a.test\r\nHost: b.test\r\n', 'Host: a/b\r\n', '']) {
+      const answer = await raw(`GET /chat HTTP/1.1\r\n${hosts}${upgrade}`);
+      assert.match(answer, /^HTTP\/1\.1 400 /, hosts);
+      assert.match(answer, /Bad Request: missing, repeated or invalid Host header\n$/, hosts);
+    }
+    // absolute-form: routed by its authority, which the upstream also sees as Host.
+    const socket = connect(h.port, '127.0.0.1', () => socket.write(`GET http://abs.example.com/chat HTTP/1.1\r\nHost: ignored.example.com\r\n${upgrade}`));
+    try {
+      const head = await new Promise<string>((resolve, reject) => {
+        socket.once('data', (c) => resolve(String(c)));
+        socket.on('error', reject);
+      });
+      assert.match(head, /^HTTP\/1\.1 101 /);
+      assert.equal(a.upgrades.at(-1)?.host, 'abs.example.com');
+      assert.equal(a.upgrades.at(-1)?.['x-forwarded-host'], 'abs.example.com');
+    } finally {
+      socket.destroy();
     }
   });
 

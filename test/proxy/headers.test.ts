@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { routeConfig } from '../compile/config-builder.ts';
 import { send, startProxy, startUpstream, type Harness, type Upstream } from './support.ts';
+import { captureLogs } from '../support/log-capture.ts';
 
 let up: Upstream;
 let h: Harness;
@@ -100,4 +101,73 @@ test('HTTP/1.0 request without Host goes to the any-host routes', async () => {
   });
   assert.match(raw, /^HTTP\/1\.[01] 200/);
   assert.match(raw, /"upstream":"echo"/);
+});
+
+/** Writes `head` on a fresh connection and returns everything the proxy sent until it closed. */
+function rawExchange(port: number, head: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(head));
+    let data = '';
+    socket.on('data', (c) => (data += c));
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+  });
+}
+
+test('absolute-form target: its authority replaces Host and X-Forwarded-Host upstream', async () => {
+  const reply = await send(h.port, { host: 'other.test', path: 'http://Target.Example:81/p?q' });
+  assert.equal(reply.status, 200);
+  const headers = reply.json().headers;
+  assert.equal(headers.host, 'Target.Example:81');
+  assert.equal(headers['x-forwarded-host'], 'Target.Example:81');
+  assert.equal(reply.json().url, '/p?q');
+  // HTTP/1.0 absolute-form without any Host header: both are added.
+  const raw = await rawExchange(h.port, 'GET http://plain.test/p HTTP/1.0\r\n\r\n');
+  assert.match(raw, /^HTTP\/1\.1 200/);
+  assert.match(raw, /"host":"plain\.test"/);
+  assert.match(raw, /"x-forwarded-host":"plain\.test"/);
+});
+
+test('Host: missing on HTTP/1.1, repeated or invalid -> 400 with a plain body and a log line', async () => {
+  const { logger, lines } = captureLogs('info');
+  const strict = await startProxy(
+    routeConfig({
+      hosts: [{ host: '*', routes: [{ path: '/', upstream: 'default/echo:80' }] }],
+      upstreams: [{ key: 'default/echo:80', endpoints: [{ address: '127.0.0.1', port: up.port }] }],
+    }),
+    { logger },
+  );
+  try {
+    const cases: [string, string][] = [
+      ['GET /a HTTP/1.1\r\nConnection: close\r\n\r\n', 'missing Host header'],
+      ['GET /a HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n', 'duplicate Host header'],
+      ['GET /a HTTP/1.1\r\nHost: a.test\r\nhost: a.test\r\nConnection: close\r\n\r\n', 'duplicate Host header'],
+      ['GET /a HTTP/1.1\r\nHost: a.test/b\r\nConnection: close\r\n\r\n', 'invalid Host header'],
+      ['GET /a HTTP/1.1\r\nHost: a..test\r\nConnection: close\r\n\r\n', 'invalid Host header'],
+      ['GET /a HTTP/1.1\r\nHost: a test\r\nConnection: close\r\n\r\n', 'invalid Host header'],
+      ['GET /a HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n', 'empty Host header'],
+      ['GET /a HTTP/1.0\r\nHost: a.test\r\nHost: b.test\r\n\r\n', 'duplicate Host header'],
+      ['GET http://a..test/a HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n', 'invalid Host header'],
+    ];
+    for (const [head, why] of cases) {
+      const raw = await rawExchange(strict.port, head);
+      assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(head));
+      assert.ok(raw.endsWith('\r\n\r\nBad Request: missing, repeated or invalid Host header\n'), JSON.stringify(raw));
+      assert.match(raw, /\r\ncontent-type: text\/plain/i);
+      const line = lines.at(-1);
+      assert.equal(line?.reason, 'SWY_ERR_BAD_HOST', JSON.stringify(head));
+      assert.equal(line?.status, 400);
+      assert.equal((line?.err as { message?: string } | undefined)?.message, why);
+    }
+    // An absolute-form authority replaces a repeated Host (RFC 9112 3.2.2: the Host headers are ignored).
+    const absolute = await rawExchange(strict.port, 'GET http://c.test/a HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n');
+    assert.match(absolute, /^HTTP\/1\.1 200/);
+    assert.match(absolute, /"host":"c\.test"/);
+    // Ports, IPv6 literals, upper case and a trailing dot are hosts.
+    for (const host of ['a.test:8080', '[::1]:8080', 'A.Test.', '127.0.0.1']) {
+      assert.equal((await send(strict.port, { host })).status, 200, host);
+    }
+  } finally {
+    await strict.close();
+  }
 });
