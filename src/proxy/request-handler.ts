@@ -136,6 +136,12 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
       return;
     }
 
+    // nginx answers TRACE with 405 before routing; so do we (a backend would echo cookies back).
+    if (exchange.method === 'TRACE') {
+      exchange.fail(ProxyErrorCode.METHOD_NOT_ALLOWED);
+      return;
+    }
+
     // 3. Match, resolve, pick.
     const route = table.find(host ?? undefined, exchange.matchPath);
     if (route === undefined) {

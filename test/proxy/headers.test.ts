@@ -171,3 +171,31 @@ test('Host: missing on HTTP/1.1, repeated or invalid -> 400 with a plain body an
     await strict.close();
   }
 });
+
+test('TRACE gets 405 and never reaches the upstream (as nginx: it would echo cookies back)', async () => {
+  let seen = 0;
+  const counting = await startUpstream('count', (req, res) => {
+    seen++;
+    res.end(req.method);
+  });
+  const { logger, lines } = captureLogs('info');
+  const p = await startProxy(
+    routeConfig({
+      hosts: [{ host: '*', routes: [{ path: '/', upstream: 'default/count:80' }] }],
+      upstreams: [{ key: 'default/count:80', endpoints: [{ address: '127.0.0.1', port: counting.port }] }],
+    }),
+    { logger },
+  );
+  try {
+    const reply = await send(p.port, { method: 'TRACE', path: '/x', headers: { cookie: 'session=secret' } });
+    assert.equal(reply.status, 405);
+    assert.equal(reply.body, 'Method Not Allowed: TRACE is not proxied\n');
+    assert.equal(seen, 0);
+    assert.equal(lines.at(-1)?.reason, 'SWY_ERR_METHOD_NOT_ALLOWED');
+    assert.equal((await send(p.port, { method: 'OPTIONS', path: '/x' })).body, 'OPTIONS');
+    assert.equal(seen, 1);
+  } finally {
+    await p.close();
+    await counting.close();
+  }
+});
