@@ -129,6 +129,9 @@ const MAX_CHUNK_LINE = 4096;
 const TOKEN_CHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[c.charCodeAt(0)] = 1;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+// Where a lenient parser would see the end of a head whose lines end in a bare LF.
+const LFLF = Buffer.from('\n\n', 'latin1');
+const LFCRLF = Buffer.from('\n\r\n', 'latin1');
 const CHUNK_END = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 /** Deadlines (head wait, body idle, keep-alive) are checked this often: timeouts fire up to this late. */
@@ -476,6 +479,8 @@ class Http1Connection {
       const end = buffer.indexOf(CRLFCRLF, start);
       if (end < 0) {
         if (buffer.length - start > MAX_HEAD_BYTES) return this.badResponse('response head larger than 64 KiB');
+        // Bare LF line ends: the CRLFCRLF would never come, and the call would wait for its read timeout.
+        if (buffer.indexOf(LFLF, start) >= 0 || buffer.indexOf(LFCRLF, start) >= 0) return this.badResponse('response head with bare LF line ends (CRLF required)');
         this.headBuffer = start === 0 ? buffer : buffer.subarray(start);
         if (this.slab !== null) this.slab.pinned = true; // a partial head (rare): not reused until replaced
         return -1;

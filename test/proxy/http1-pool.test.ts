@@ -329,6 +329,8 @@ for (const [name, response] of [
   ['a control character in a header value', 'HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n'],
   ['a NUL in a header value', 'HTTP/1.1 200 OK\r\nX-A: a\x00\r\nContent-Length: 0\r\n\r\n'],
   ['a bare LF in a header value', 'HTTP/1.1 200 OK\r\nX-A: a\nX-B: b\r\nContent-Length: 0\r\n\r\n'],
+  ['bare LF line ends (answered at once, not after the read timeout)', 'HTTP/1.1 200 OK\nContent-Length: 2\n\nlf'],
+  ['a head ended by LF CRLF', 'HTTP/1.1 200 OK\r\nContent-Length: 2\n\r\nlf'],
   ['a header name that is not a token', 'HTTP/1.1 200 OK\r\nX(A): 1\r\nContent-Length: 0\r\n\r\n'],
   ['a header name with white space inside', 'HTTP/1.1 200 OK\r\nX A: 1\r\nContent-Length: 0\r\n\r\n'],
   ['a bad status line', 'HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n'],
