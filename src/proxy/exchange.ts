@@ -112,6 +112,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
   ended = false;
   /** The response head was built by storeResponseHead (response-head.ts), not writeHead. */
   headBuilt = false;
+  /** The client sent Expect: 100-continue and has not been told to go on yet (server.ts 'checkContinue'). */
+  expectContinue = false;
 
   // -- machinery --
   /** The client's per-request control (http1-pool.ts's, or undici's for https upstreams). */
@@ -143,6 +145,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     pool.inflight++;
     this.upstreamStart = now;
     if (this.hasBody) {
+      if (this.expectContinue) {
+        // Only now, with a route and an endpoint: a request refused earlier (413, 404, 503...) never
+        // makes the client send its body.
+        this.expectContinue = false;
+        this.res.writeContinue();
+      }
       this.body = this.req;
       // undici's header timer also runs (and is rarely refreshed) while a body streams, so with a
       // body our own timer does send-idle then read timing, and undici's header timeout is off.
@@ -299,6 +307,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     this.log(code, spec.status, spec.message, cause);
     const res = this.res;
     if (!res.headersSent && !res.destroyed) {
+      this.closeIfBodyUnread();
       res.writeHead(spec.status, [
         'content-type', PLAIN_TEXT,
         'content-length', String(spec.body.length),
@@ -310,6 +319,16 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
       res.destroy();
     }
     this.complete();
+  }
+
+  /**
+   * Before the proxy's own answer (error, redirect): a request body the client has not sent in full
+   * (or, after Expect: 100-continue, will never send) is not read and thrown away, so the connection
+   * closes after the answer, as nginx does for 413. Otherwise node would wait for the body, and with
+   * Expect it would take the client's next request for it.
+   */
+  closeIfBodyUnread(): void {
+    if (this.hasBody && !this.req.complete && this.res instanceof ServerResponse) this.res.shouldKeepAlive = false;
   }
 
   /** End abnormally after the response started, or because the client left. */

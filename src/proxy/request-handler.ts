@@ -78,14 +78,16 @@ export class RequestHandler implements ExchangeContext, PolicyContext {
   }
 
   /**
-   * node:http 'request' listener.
+   * node:http 'request' listener, and 'checkContinue' (expectContinue: "100 Continue" is sent once
+   * the request is about to be forwarded: Exchange.forward).
    * hot path
    */
-  handle(req: ProxyRequest, res: ProxyResponse): void {
+  handle(req: ProxyRequest, res: ProxyResponse, expectContinue = false): void {
     // The one read of shared state: this request uses this table for its whole life.
     const table = this.routeRef.current;
     const now = performance.now();
     const exchange = new Exchange(this, req, res, now);
+    if (expectContinue) exchange.expectContinue = true;
     exchange.generation = table.generation;
     req.exchange = exchange;
     res.exchange = exchange;

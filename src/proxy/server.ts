@@ -98,6 +98,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   } as ServerOptions<typeof ProxyRequest, typeof ProxyResponse>;
   const server = options.secure !== undefined ? options.secure.create(serverOptions) : createServer(serverOptions);
   server.on('request', (req: ProxyRequest, res: ProxyResponse) => handler.handle(req, res));
+  // Expect: 100-continue is answered by us, not by node at once: a request that is refused (413,
+  // 404, 503, a redirect) gets its final status before the client sends the body.
+  server.on('checkContinue', (req: ProxyRequest, res: ProxyResponse) => handler.handle(req, res, true));
   if (options.maxConnections !== undefined && options.maxConnections > 0) server.maxConnections = options.maxConnections;
 
   // Malformed requests never reach 'request': answer 400 (431/408) ourselves and say why.

@@ -189,6 +189,64 @@ test('Expect: 100-continue gets a 100 and the body is forwarded', async () => {
   assert.equal(JSON.parse(res).size, 5);
 });
 
+/** Writes `head` on a fresh connection; resolves with all bytes received and whether the proxy closed it. */
+function untilClosed(port: number, head: string, waitMs = 3000): Promise<{ data: string; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(head));
+    let data = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ data, closed: false });
+    }, waitMs);
+    socket.on('data', (c) => (data += c));
+    socket.on('end', () => {
+      clearTimeout(timer);
+      resolve({ data, closed: true });
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('Expect: 100-continue to a request the proxy refuses: the final status, no 100, the connection closed', async () => {
+  const limited = await startProxy(
+    routeConfig({
+      hosts: [{ host: 'a.test', routes: [{ path: '/', upstream: 'default/stream:80' }] }],
+      upstreams: [{ key: 'default/stream:80', endpoints: [{ address: '127.0.0.1', port: up.port }] }],
+    }),
+    { maxBodyBytes: 10 },
+  );
+  try {
+    for (const [host, status] of [['a.test', 413], ['nowhere.test', 404]] as const) {
+      // The client waits for 100 before sending its body; it sends the next request instead.
+      const r = await untilClosed(limited.port, `POST /upload HTTP/1.1\r\nHost: ${host}\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\nGET /x HTTP/1.1\r\nHost: a.test\r\n\r\n`);
+      assert.match(r.data, new RegExp(`^HTTP/1\\.1 ${status} `), host);
+      assert.doesNotMatch(r.data, /100 Continue/);
+      assert.match(r.data, /\r\nConnection: close\r\n/i);
+      assert.ok(r.closed, 'the proxy closes the connection instead of reading the next request as the body');
+    }
+    // Without Expect, a body declared too large is not read either: 413 and close.
+    const big = await untilClosed(limited.port, 'POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1048576\r\n\r\nabc');
+    assert.match(big.data, /^HTTP\/1\.1 413 /);
+    assert.ok(big.closed);
+    // A request that is forwarded gets its 100 and its answer, and the connection stays open.
+    const socket = connect(limited.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.setEncoding('utf8');
+    let data = '';
+    socket.on('data', (c) => (data += c));
+    socket.write('POST /upload HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+    while (!data.includes('100 Continue')) await once(socket, 'data');
+    assert.doesNotMatch(data, /HTTP\/1\.1 200/);
+    socket.write('hello');
+    while (!data.includes('"size":5')) await once(socket, 'data');
+    socket.write('GET /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n');
+    while (!data.includes('"size":0')) await once(socket, 'data');
+    socket.destroy();
+  } finally {
+    await limited.close();
+  }
+});
+
 test('keep-alive: many sequential requests over one client connection', async () => {
   const socket = connect(h.port, '127.0.0.1');
   await once(socket, 'connect');
