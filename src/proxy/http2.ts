@@ -2,7 +2,8 @@
 // to HTTP/1.1 upstreams by the same RequestHandler. node's compatibility API gives request and
 // response objects close to node:http's; the differences the handler would trip over are fixed in
 // these subclasses, once per request:
-//   - rawHeaders without pseudo-headers; ":authority" becomes Host (when there is no Host), split
+//   - rawHeaders without pseudo-headers; ":authority" becomes Host (when there is no Host; a Host
+//     that differs from it is a 400, see the getter), split
 //     Cookie headers are joined with "; " (RFC 9113 8.2.3: required towards HTTP/1.1);
 //   - a request whose HEADERS frame did not end the stream has a body even without Content-Length:
 //     it is marked "Transfer-Encoding: chunked" (dropped as hop-by-hop, but it tells the handler
@@ -31,7 +32,7 @@ Object.defineProperty(H2ProxyRequest.prototype, 'rawHeaders', {
     const source = h2RawHeaders.call(this) as string[];
     const out: string[] = [];
     let authority: string | null = null;
-    let hasHost = false;
+    let host: string | null = null;
     let hasLength = false;
     let cookie: string | null = null;
     for (let i = 0; i < source.length; i += 2) {
@@ -45,11 +46,13 @@ Object.defineProperty(H2ProxyRequest.prototype, 'rawHeaders', {
         cookie = cookie === null ? value : `${cookie}; ${value}`;
         continue;
       }
-      if (name === 'host') hasHost = true;
+      if (name === 'host') host = value;
       else if (name === 'content-length') hasLength = true;
       out.push(name, value);
     }
-    if (!hasHost && authority !== null) out.push('host', authority);
+    // A Host that names another entity than :authority is malformed (RFC 9113 8.3.1): both are
+    // passed on, and the handler's repeated-Host check answers 400.
+    if (authority !== null && (host === null || host.toLowerCase() !== authority.toLowerCase())) out.push('host', authority);
     if (cookie !== null) out.push('cookie', cookie);
     if (!hasLength && !this.stream.endAfterHeaders) out.push('transfer-encoding', 'chunked');
     this.h1RawHeaders = out;

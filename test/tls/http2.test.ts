@@ -145,6 +145,14 @@ describe('HTTP/2 on the TLS listener', () => {
     assert.match(r.body.toString(), /Not Found/);
   });
 
+  test('a Host header that differs from :authority is a 400; an equal one is fine', async () => {
+    const differs = await h2request(session, { ':method': 'GET', ':path': '/hello', ':authority': 'h2.example.com', host: 'other.example.com' });
+    assert.equal(differs.status, 400);
+    assert.equal(differs.body.toString(), 'Bad Request: missing, repeated or invalid Host header\n');
+    const same = await h2request(session, { ':method': 'GET', ':path': '/hello', ':authority': 'h2.example.com', host: 'H2.example.com' });
+    assert.equal(same.status, 200);
+  });
+
   test('an HTTP/2 CONNECT stream gets a proper 400 (not an HTTP/1.1 text in a 200 body)', async () => {
     const r = await h2request(session, { ':method': 'CONNECT', ':authority': 'example.com:443' });
     assert.equal(r.status, 400);
