@@ -307,7 +307,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     this.log(code, spec.status, spec.message, cause);
     const res = this.res;
     if (!res.headersSent && !res.destroyed) {
-      this.closeIfBodyUnread();
+      this.closeIfBodyUnread(code === ProxyErrorCode.BODY_TOO_LARGE);
       res.writeHead(spec.status, [
         'content-type', PLAIN_TEXT,
         'content-length', String(spec.body.length),
@@ -322,13 +322,16 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
   }
 
   /**
-   * Before the proxy's own answer (error, redirect): a request body the client has not sent in full
-   * (or, after Expect: 100-continue, will never send) is not read and thrown away, so the connection
-   * closes after the answer, as nginx does for 413. Otherwise node would wait for the body, and with
-   * Expect it would take the client's next request for it.
+   * Before the proxy's own answer (error, redirect) to a request whose body has not arrived in full:
+   * the connection closes after the answer when the client was never told to send the body (Expect:
+   * 100-continue; node would wait for the body and take the client's next request for it), or when
+   * the body is too large (413, as nginx does). Otherwise node reads the rest and throws it away, as
+   * nginx does, and the connection stays open.
    */
-  closeIfBodyUnread(): void {
-    if (this.hasBody && !this.req.complete && this.res instanceof ServerResponse) this.res.shouldKeepAlive = false;
+  closeIfBodyUnread(tooLarge: boolean): void {
+    if (this.hasBody && (this.expectContinue || tooLarge) && !this.req.complete && this.res instanceof ServerResponse) {
+      this.res.shouldKeepAlive = false;
+    }
   }
 
   /** End abnormally after the response started, or because the client left. */

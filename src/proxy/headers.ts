@@ -5,7 +5,8 @@
 // Request leg (client -> upstream):
 //   - hop-by-hop headers are removed: Connection and every header it lists, Keep-Alive,
 //     Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, plus Proxy-Authorization (credentials
-//     meant for a proxy never reach a backend) and Expect (the proxy answers "100 Continue" itself, once the request is forwarded);
+//     meant for a proxy never reach a backend) and Expect (the proxy answers "100 Continue" itself,
+//     once the request is forwarded);
 //   - Host is preserved as sent by the client (an absolute-form target's authority replaces it:
 //     setRequestHost); a repeated Host is reported in the facts, and the caller answers 400;
 //   - X-Forwarded-For: the client's value (if any) with the peer address appended;

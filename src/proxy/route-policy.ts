@@ -92,7 +92,7 @@ export function sendRedirect(exchange: Exchange, status: number, location: strin
   );
   if (!res.headersSent && !res.destroyed) {
     const body = `Redirecting to ${location}\n`;
-    exchange.closeIfBodyUnread();
+    exchange.closeIfBodyUnread(false);
     res.writeHead(status, [
       'location', location,
       'content-type', PLAIN_TEXT,

@@ -228,6 +228,12 @@ test('Expect: 100-continue to a request the proxy refuses: the final status, no 
     const big = await untilClosed(limited.port, 'POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1048576\r\n\r\nabc');
     assert.match(big.data, /^HTTP\/1\.1 413 /);
     assert.ok(big.closed);
+    // A small body sent with a request that is refused (no Expect) is read and thrown away, and the
+    // connection stays open for the next request.
+    const kept = await untilClosed(limited.port, 'POST /upload HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 5\r\n\r\nhelloGET /upload HTTP/1.1\r\nHost: a.test\r\n\r\n', 500);
+    assert.match(kept.data, /^HTTP\/1\.1 404 /);
+    assert.match(kept.data, /"size":0/);
+    assert.equal(kept.closed, false);
     // A request that is forwarded gets its 100 and its answer, and the connection stays open.
     const socket = connect(limited.port, '127.0.0.1');
     await once(socket, 'connect');
