@@ -1,6 +1,7 @@
 // Route behaviour from the IR (RouteSettings, set by annotations) in the shape the proxy reads per
 // request: every field always present (one hidden class), "inherit the server's value" as -1, and
 // one shared frozen object for routes that set nothing, so the common case costs one field check.
+import { BlockList } from 'node:net';
 import type { RouteSettings } from '../model/route-config.ts';
 
 export class CompiledRouteSettings {
@@ -29,6 +30,10 @@ export class CompiledRouteSettings {
   readonly tries: number;
   /** The route needs its own upstream pools (connect timeout or HTTPS): route-policy.ts poolFor(). */
   readonly ownPools: boolean;
+  /** allowlist-source-range: only these client addresses are served (empty: none); null = all. */
+  readonly sourceAllow: SourceRanges | null;
+  /** denylist-source-range: these client addresses get 403; null = none. */
+  readonly sourceDeny: SourceRanges | null;
 
   constructor(settings: RouteSettings) {
     this.connectTimeout = settings.connectTimeoutMs ?? -1;
@@ -45,6 +50,35 @@ export class CompiledRouteSettings {
     this.backendHttps = settings.backendProtocol === 'HTTPS';
     this.tries = settings.nextUpstreamTries === undefined ? 0 : settings.nextUpstreamTries === 0 ? 1_000_000 : settings.nextUpstreamTries;
     this.ownPools = this.connectTimeout >= 0 || this.backendHttps;
+    this.sourceAllow = settings.allowSourceRanges === undefined ? null : new SourceRanges(settings.allowSourceRanges);
+    this.sourceDeny = settings.denySourceRanges === undefined ? null : new SourceRanges(settings.denySourceRanges);
+  }
+}
+
+/**
+ * Address ranges of one family each, like nginx's allow/deny rules: an IPv4 client is matched against
+ * the IPv4 ranges only (node's BlockList alone would also match it against IPv6 ranges through
+ * IPv4-mapped addresses, so that "::/0" took in every IPv4 client). Built by node's BlockList (a C++
+ * matcher) from "address/prefix" ranges, validated by translate.
+ */
+export class SourceRanges {
+  readonly #v4 = new BlockList();
+  readonly #v6 = new BlockList();
+
+  constructor(ranges: readonly string[]) {
+    for (const range of ranges) {
+      const slash = range.lastIndexOf('/');
+      const address = range.slice(0, slash);
+      const prefix = Number(range.slice(slash + 1));
+      if (address.includes(':')) this.#v6.addSubnet(address, prefix, 'ipv6');
+      else this.#v4.addSubnet(address, prefix, 'ipv4');
+    }
+  }
+
+  /** `address`: a peer address as node reports it (IPv4-mapped IPv6 counts as IPv4). */
+  has(address: string): boolean {
+    if (address.startsWith('::ffff:') && address.includes('.')) return this.#v4.check(address.slice(7), 'ipv4');
+    return address.includes(':') ? this.#v6.check(address, 'ipv6') : this.#v4.check(address, 'ipv4');
   }
 }
 

@@ -122,7 +122,7 @@ export interface CookieAffinity {
 /**
  * Per-route behaviour from annotations (src/translate/route-settings.ts). Only what is set is
  * present; anything absent follows the controller-wide flags. Applied by the proxy in this order:
- * redirect, sslRedirect, appRoot, body size, then forwarding with rewriteTarget and the timeouts.
+ * redirect, sslRedirect, appRoot, source ranges, body size, then forwarding with rewriteTarget and the timeouts.
  */
 export interface RouteSettings {
   /** proxy-connect-timeout, ms. */
@@ -148,6 +148,14 @@ export interface RouteSettings {
   readonly backendProtocol?: 'HTTPS';
   /** proxy-next-upstream-tries: attempts per request, first included; 0 = every endpoint. */
   readonly nextUpstreamTries?: number;
+  /**
+   * allowlist-source-range (or whitelist-source-range): only clients in these ranges
+   * ("address/prefix") are served, others get 403; an empty list refuses everyone (the annotation
+   * was invalid: fail closed).
+   */
+  readonly allowSourceRanges?: readonly string[];
+  /** denylist-source-range: clients in these ranges get 403 (empty: everyone, the value was invalid). */
+  readonly denySourceRanges?: readonly string[];
 }
 
 export interface BackendRef {

@@ -1,6 +1,6 @@
 // Per-route behaviour set by annotations (CompiledRouteSettings, decided at compile time), applied
 // after the match and before forwarding: redirects (temporal/permanent-redirect, ssl-redirect,
-// app-root), the request body limit (413), the rewrite of the forwarded path, per-route timeouts.
+// app-root), source ranges (403), the request body limit (413), the rewrite of the forwarded path, per-route timeouts.
 import { normalizeHost } from '../compile/host.ts';
 import type { CompiledRoute } from '../compile/compiled-route.ts';
 import { DEFAULT_ROUTE_SETTINGS, type CompiledRouteSettings } from '../compile/route-settings.ts';
@@ -31,7 +31,7 @@ export interface PolicyContext {
 
 /**
  * Applies `route.settings` to the exchange. Returns true when the request was answered here
- * (redirect or 413): the caller must not forward it.
+ * (redirect, 403 or 413): the caller must not forward it.
  * hot path: routes without annotations and requests without a body cost three field reads.
  */
 export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, route: CompiledRoute): boolean {
@@ -39,7 +39,13 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   // 1. Redirects answer before anything is sent upstream.
   if (s.mayRedirect && redirectIfNeeded(context, exchange, route, s)) return true;
 
-  // 2. Body size: a declared Content-Length over the limit -> 413 now; a streamed body is counted
+  // 2. Source ranges (nginx's access phase, after its rewrite-phase redirects): deny, then allow.
+  if ((s.sourceDeny !== null || s.sourceAllow !== null) && !sourceAllowed(s, exchange.req.socket?.remoteAddress)) {
+    exchange.fail(ProxyErrorCode.FORBIDDEN_SOURCE);
+    return true;
+  }
+
+  // 3. Body size: a declared Content-Length over the limit -> 413 now; a streamed body is counted
   //    as it is sent (Exchange.onBodySent -> 413 while the response has not started).
   if (exchange.hasBody) {
     const limit = s.maxBodyBytes >= 0 ? s.maxBodyBytes : context.maxBodyBytes;
@@ -54,12 +60,23 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   }
   if (s === DEFAULT_ROUTE_SETTINGS) return false;
 
-  // 3. Rewrite and timeouts.
+  // 4. Rewrite and timeouts.
   if (s.rewriteTarget !== null) exchange.path = rewritePath(route, s.rewriteTarget, exchange.matchPath, exchange.path);
   if (s.readTimeout >= 0) exchange.readTimeout = exchange.headersTimeout = exchange.bodyTimeout = s.readTimeout;
   if (s.sendTimeout >= 0) exchange.sendTimeout = s.sendTimeout;
   if (s.tries > 0) exchange.tries = s.tries; // retry.ts: 0 = the balancer's (--proxy-next-upstream-tries)
   return false;
+}
+
+/**
+ * The client's address (the connection's peer; undefined once it is gone) against the route's
+ * denylist-, then allowlist-source-range. Also used for upgrade requests (upgrade.ts). Rare path.
+ */
+export function sourceAllowed(s: CompiledRouteSettings, address: string | undefined): boolean {
+  if (s.sourceDeny === null && s.sourceAllow === null) return true;
+  if (address === undefined) return false;
+  if (s.sourceDeny !== null && s.sourceDeny.has(address)) return false;
+  return s.sourceAllow === null || s.sourceAllow.has(address);
 }
 
 function redirectIfNeeded(context: PolicyContext, exchange: Exchange, route: CompiledRoute, s: CompiledRouteSettings): boolean {

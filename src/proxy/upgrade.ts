@@ -1,6 +1,6 @@
 // WebSocket and other Upgrade requests (node:http 'upgrade' event), proxied transparently:
 //   1. route like any request (one read of routeRef.current, same normalization, match, canary
-//      decision, ssl-redirect / redirect annotations, round robin);
+//      decision, ssl-redirect / redirect annotations, source ranges, round robin);
 //   2. send the request upstream with node:http (Connection: upgrade + the client's Upgrade header,
 //      the usual X-Forwarded-* / X-Request-ID), within the connect and read timeouts;
 //   3. 101 -> the upstream's 101 head goes to the client, then both sockets are piped (stream.pipe:
@@ -23,6 +23,7 @@ import { normalizeHost } from '../compile/host.ts';
 import type { RouteTable } from '../compile/route-table.ts';
 import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
+import { sourceAllowed } from './route-policy.ts';
 import { buildRequestHeaders, hostProblem, setRequestHost, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
 
 export interface UpgradeHandlerOptions {
@@ -117,6 +118,7 @@ export class UpgradeHandler {
       this.#o.logger.debug({ ...where, route: route.name, status: redirect.status, location: redirect.location }, 'redirect (upgrade request)');
       return endRaw(socket, redirect.status, `Redirecting to ${redirect.location}\n`, ['location', redirect.location, 'x-request-id', facts.requestId]);
     }
+    if (!sourceAllowed(route.settings, tcp?.remoteAddress)) return this.#fail(socket, ProxyErrorCode.FORBIDDEN_SOURCE, { ...where, route: route.name, client: fwd.clientIp });
     let upstream = route.upstream;
     if (route.canaryRule !== null) {
       const canary = route.canaryRule.decideRaw(req.rawHeaders);

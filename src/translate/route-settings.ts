@@ -8,7 +8,9 @@ import type { Diagnostic } from '../model/diagnostic.ts';
 import type { ObjectRef } from '../model/kube.ts';
 import type { Route, RouteSettings } from '../model/route-config.ts';
 import {
+  ALLOWLIST_SOURCE_RANGE,
   ANNOTATIONS,
+  DENYLIST_SOURCE_RANGE,
   ANNOTATION_PREFIXES,
   APP_ROOT,
   BACKEND_PROTOCOL,
@@ -24,6 +26,8 @@ import {
   SSL_REDIRECT,
   TEMPORAL_REDIRECT,
   TEMPORAL_REDIRECT_CODE,
+  WHITELIST_SOURCE_RANGE,
+  type AnnotationSpec,
 } from './annotations/annotation-table.ts';
 import { hasAnnotation, readAnnotation, type Annotations } from './annotations/read-annotation.ts';
 
@@ -81,9 +85,31 @@ export function readIngressSettings(annotations: Annotations, object: ObjectRef,
   if (tries !== null) (settings.nextUpstreamTries = tries), (any = true);
   if (readAnnotation(BACKEND_PROTOCOL, annotations, object, diagnostics) === 'HTTPS') (settings.backendProtocol = 'HTTPS'), (any = true);
 
+  // Source ranges fail closed: an invalid value refuses every client (as ingress-nginx denies the
+  // location) rather than opening what the annotation was meant to protect.
+  const allowKey = hasAnnotation(annotations, ALLOWLIST_SOURCE_RANGE.key) ? ALLOWLIST_SOURCE_RANGE : WHITELIST_SOURCE_RANGE;
+  if (allowKey === ALLOWLIST_SOURCE_RANGE && hasAnnotation(annotations, WHITELIST_SOURCE_RANGE.key)) {
+    diagnostics.push({
+      severity: 'warning',
+      object,
+      reason: 'AnnotationConflict',
+      message: 'both allowlist-source-range and whitelist-source-range are set; allowlist-source-range wins',
+    });
+  }
+  const allow = readSourceRanges(allowKey, annotations, object, diagnostics);
+  if (allow !== null) (settings.allowSourceRanges = allow), (any = true);
+  const deny = readSourceRanges(DENYLIST_SOURCE_RANGE, annotations, object, diagnostics);
+  if (deny !== null) (settings.denySourceRanges = deny), (any = true);
+
   const force = readAnnotation(FORCE_SSL_REDIRECT, annotations, object, diagnostics);
   const ssl = readAnnotation(SSL_REDIRECT, annotations, object, diagnostics);
   return { settings: any ? settings : undefined, sslRedirect: force ? 'force' : ssl ? 'if-tls' : 'never' };
+}
+
+/** A source-range annotation: its ranges, [] when set but invalid (refuse all), null when unset. */
+function readSourceRanges(spec: AnnotationSpec<readonly string[] | null>, annotations: Annotations, object: ObjectRef, diagnostics: Diagnostic[]): readonly string[] | null {
+  if (!hasAnnotation(annotations, spec.key)) return null;
+  return readAnnotation(spec, annotations, object, diagnostics) ?? [];
 }
 
 /** The hosts that have TLS: exact names and wildcards from every owned Ingress's spec.tls. */

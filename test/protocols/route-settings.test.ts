@@ -79,6 +79,12 @@ describe('route settings through the proxy', () => {
         '/small': { maxBodyBytes: 10 },
         '/unlimited': { maxBodyBytes: 0 },
         '/connect': { connectTimeoutMs: 1000 },
+        '/office': { allowSourceRanges: ['10.0.0.0/8', '127.0.0.0/8'] },
+        '/elsewhere': { allowSourceRanges: ['10.0.0.0/8', '2001:db8::/32'] },
+        '/denied': { allowSourceRanges: ['127.0.0.0/8'], denySourceRanges: ['127.0.0.1/32'] },
+        '/deny-other': { denySourceRanges: ['192.168.0.0/16'] },
+        '/broken': { allowSourceRanges: [] },
+        '/moved-office': { allowSourceRanges: ['10.0.0.0/8'], redirect: { code: 301, location: 'https://new.example.com/' } },
       }),
       { maxBodyBytes: 100 },
     );
@@ -153,6 +159,58 @@ describe('route settings through the proxy', () => {
       const r = await send(h.port, { host: 'app.example.com', path });
       assert.equal(r.status, 200, path);
       assert.equal(r.json<{ url: string }>().url, expected, path);
+    }
+  });
+
+  test('source ranges (allowlist/denylist-source-range): the client address decides, 403 before anything is sent upstream', async () => {
+    const before = upstream.seen.length;
+    assert.equal((await send(h.port, { host: 'app.example.com', path: '/office/x' })).status, 200);
+    for (const path of ['/elsewhere', '/denied', '/broken']) {
+      const r = await send(h.port, { host: 'app.example.com', path, method: 'POST', body: 'data' });
+      assert.equal(r.status, 403, path);
+      assert.equal(r.body, 'Forbidden\n');
+      assert.match(String(r.headers['content-type']), /^text\/plain/);
+    }
+    assert.equal(upstream.seen.length, before + 1);
+    assert.equal((await send(h.port, { host: 'app.example.com', path: '/deny-other' })).status, 200);
+    // Redirects come first, as in nginx (rewrite phase before the access phase).
+    assert.equal((await send(h.port, { host: 'app.example.com', path: '/moved-office' })).status, 301);
+  });
+
+  test('source ranges on a dual-stack listener: IPv4-mapped peers match IPv4 ranges, IPv6 peers IPv6 ranges', async (t) => {
+    let dual: Harness;
+    try {
+      dual = await startProxy(
+        configWith(upstream.port, {
+          '/v4': { allowSourceRanges: ['127.0.0.0/8'] },
+          '/v6': { allowSourceRanges: ['::1/128'] },
+          '/v6-denied': { denySourceRanges: ['::/0'] },
+        }),
+        {},
+        '::',
+      );
+    } catch (err) {
+      t.skip(`no IPv6 listener here: ${(err as Error).message}`);
+      return;
+    }
+    const status = (host: string, path: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ host, port: dual.port, path, headers: { host: 'app.example.com' }, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      assert.equal(await status('127.0.0.1', '/v4'), 200); // the peer is ::ffff:127.0.0.1
+      assert.equal(await status('127.0.0.1', '/v6'), 403);
+      assert.equal(await status('127.0.0.1', '/v6-denied'), 200);
+      assert.equal(await status('::1', '/v6'), 200);
+      assert.equal(await status('::1', '/v4'), 403);
+      assert.equal(await status('::1', '/v6-denied'), 403);
+    } finally {
+      await dual.close();
     }
   });
 

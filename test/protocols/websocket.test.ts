@@ -202,6 +202,25 @@ describe('WebSocket through the proxy', () => {
     }
   });
 
+  test('source ranges apply to upgrade requests: 403 outside allowlist-source-range', async () => {
+    const base = config({ '/chat': a.port, '/open': a.port });
+    const limited = await startProxy({
+      ...base,
+      virtualHosts: base.virtualHosts.map((vh) => ({
+        ...vh,
+        routes: vh.routes.map((r) => (r.path === '/chat' ? { ...r, settings: { allowSourceRanges: ['10.0.0.0/8'] } } : r)),
+      })),
+    });
+    try {
+      const refused = await rawUpgrade(limited.port, '/chat');
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body, 'Forbidden\n');
+      assert.equal((await rawUpgrade(limited.port, '/open')).status, 101);
+    } finally {
+      await limited.close();
+    }
+  });
+
   test('ssl-redirect applies to upgrade requests on plain HTTP', async () => {
     const base = config({ '/': a.port });
     const redirecting = await startProxy({

@@ -61,10 +61,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startProxy(config: RouteConfig, options: Partial<ProxyServerOptions> = {}): Promise<Harness> {
+export async function startProxy(config: RouteConfig, options: Partial<ProxyServerOptions> = {}, listenHost = '127.0.0.1'): Promise<Harness> {
   const routeRef = new RouteRef<RouteTable>(compile(config, { random: () => 0 }));
   const proxy = createProxyServer({ routeRef, logger: silentLogger, ...options });
-  const address = await proxy.listen(0, '127.0.0.1');
+  const address = await proxy.listen(0, listenHost);
   return {
     proxy,
     routeRef,

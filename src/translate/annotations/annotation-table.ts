@@ -15,6 +15,7 @@ import {
   parseRegex,
   parseRewriteTarget,
   parseSize,
+  parseSourceRanges,
   parseString,
   parseTimeout,
   parseUrlPath,
@@ -345,6 +346,44 @@ export const PROXY_NEXT_UPSTREAM_TRIES = spec<number | null>({
   doc: 'Attempts per request, the first included, when an endpoint cannot be connected to (or resets an idempotent request before answering); each retry goes to another endpoint. 1 = no retry.',
 });
 
+const SOURCE_RANGE_VALUES = 'comma-separated CIDRs or addresses, IPv4 or IPv6 (`"10.0.0.0/8, 192.168.1.7"`)';
+
+export const ALLOWLIST_SOURCE_RANGE = spec<readonly string[] | null>({
+  key: 'allowlist-source-range',
+  parse: parseSourceRanges,
+  scope: 'location',
+  default: null,
+  values: SOURCE_RANGE_VALUES,
+  defaultDoc: 'none (every client)',
+  onInvalid: 'every request is refused (403), as ingress-nginx denies the location',
+  onCanary: 'ignored',
+  doc: 'Only clients whose address (the connection\'s peer) is in one of these ranges are served; others get 403. Wins over whitelist-source-range.',
+});
+
+export const WHITELIST_SOURCE_RANGE = spec<readonly string[] | null>({
+  key: 'whitelist-source-range',
+  parse: parseSourceRanges,
+  scope: 'location',
+  default: null,
+  values: SOURCE_RANGE_VALUES,
+  defaultDoc: 'none (every client)',
+  onInvalid: 'every request is refused (403)',
+  onCanary: 'ignored',
+  doc: 'The older name of allowlist-source-range (ingress-nginx accepts both).',
+});
+
+export const DENYLIST_SOURCE_RANGE = spec<readonly string[] | null>({
+  key: 'denylist-source-range',
+  parse: parseSourceRanges,
+  scope: 'location',
+  default: null,
+  values: SOURCE_RANGE_VALUES,
+  defaultDoc: 'none',
+  onInvalid: 'every request is refused (403)',
+  onCanary: 'ignored',
+  doc: 'Clients whose address is in one of these ranges get 403; checked before the allowlist (nginx\'s deny, then allow).',
+});
+
 /** The per-route behaviour annotations (route-settings.ts). */
 export const ROUTE_SETTING_ANNOTATIONS = [
   PROXY_CONNECT_TIMEOUT,
@@ -361,6 +400,9 @@ export const ROUTE_SETTING_ANNOTATIONS = [
   FORCE_SSL_REDIRECT,
   BACKEND_PROTOCOL,
   PROXY_NEXT_UPSTREAM_TRIES,
+  ALLOWLIST_SOURCE_RANGE,
+  WHITELIST_SOURCE_RANGE,
+  DENYLIST_SOURCE_RANGE,
 ] as const;
 
 // --- load balancing and session affinity (issue 8; read by translate/balance-settings.ts) --------

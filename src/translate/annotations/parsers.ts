@@ -156,3 +156,64 @@ export function parseRewriteTarget(value: string): ParseOutcome<string> {
   if (/\$\d/.test(value)) return fail(`"${value}" refers to a regular-expression capture group, which is not supported (regex paths are not)`);
   return parseUrlPath(value);
 }
+
+/** Dotted-quad IPv4, four decimal octets 0..255 without leading zeros (as Go's net.ParseIP). */
+export function isIPv4(text: string): boolean {
+  const parts = text.split('.');
+  if (parts.length !== 4) return false;
+  for (const part of parts) {
+    if (!/^(0|[1-9]\d{0,2})$/.test(part) || Number(part) > 255) return false;
+  }
+  return true;
+}
+
+/** IPv6 text form (RFC 4291 2.2): eight groups of 1-4 hex digits, one "::" at most, an IPv4 tail allowed. No zone. */
+export function isIPv6(text: string): boolean {
+  const lastColon = text.lastIndexOf(':');
+  if (lastColon === -1) return false;
+  let groupsText = text;
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    if (!isIPv4(tail)) return false;
+    groupsText = text.slice(0, lastColon + 1) + '0:0'; // an IPv4 tail stands for two groups
+  }
+  const halves = groupsText.split('::');
+  if (halves.length > 2) return false;
+  let groups = 0;
+  for (const half of halves) {
+    if (half === '') continue;
+    for (const group of half.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return false;
+      groups++;
+    }
+  }
+  return halves.length === 2 ? groups < 8 : groups === 8;
+}
+
+/**
+ * whitelist-source-range / allowlist-source-range / denylist-source-range: comma-separated CIDRs or
+ * single addresses, IPv4 or IPv6 ("10.0.0.0/8, 192.168.1.7, 2001:db8::/32"), as ingress-nginx
+ * takes them. Each comes out as "address/prefix" (a single address gets /32 or /128). One invalid
+ * entry makes the whole value invalid, as in ingress-nginx.
+ */
+export function parseSourceRanges(value: string): ParseOutcome<readonly string[]> {
+  const out: string[] = [];
+  for (const raw of value.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const slash = entry.indexOf('/');
+    const address = slash === -1 ? entry : entry.slice(0, slash);
+    const v4 = isIPv4(address);
+    if (!v4 && !isIPv6(address)) return fail(`"${entry}" is not an IP address or CIDR range`);
+    const max = v4 ? 32 : 128;
+    let prefix = max;
+    if (slash !== -1) {
+      const bits = entry.slice(slash + 1);
+      if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return fail(`"${entry}" has an invalid prefix length (0..${max})`);
+      prefix = Number(bits);
+    }
+    out.push(`${address}/${prefix}`);
+  }
+  if (out.length === 0) return fail('no address ranges');
+  return ok(out);
+}
