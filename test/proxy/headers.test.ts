@@ -8,6 +8,14 @@ import { captureLogs } from '../support/log-capture.ts';
 let up: Upstream;
 let h: Harness;
 
+/** Every host and path to one upstream. */
+function everyHostTo(name: string, port: number): ReturnType<typeof routeConfig> {
+  return routeConfig({
+    hosts: [{ host: '*', routes: [{ path: '/', upstream: `default/${name}:80` }] }],
+    upstreams: [{ key: `default/${name}:80`, endpoints: [{ address: '127.0.0.1', port }] }],
+  });
+}
+
 before(async () => {
   up = await startUpstream('echo', (req, res, name) => {
     res.writeHead(200, {
@@ -21,10 +29,7 @@ before(async () => {
     res.end(JSON.stringify({ upstream: name, url: req.url, headers: req.headers }));
   });
   h = await startProxy(
-    routeConfig({
-      hosts: [{ host: '*', routes: [{ path: '/', upstream: 'default/echo:80' }] }],
-      upstreams: [{ key: 'default/echo:80', endpoints: [{ address: '127.0.0.1', port: up.port }] }],
-    }),
+    everyHostTo('echo', up.port),
   );
 });
 
@@ -131,10 +136,7 @@ test('absolute-form target: its authority replaces Host and X-Forwarded-Host ups
 test('Host: missing on HTTP/1.1, repeated or invalid -> 400 with a plain body and a log line', async () => {
   const { logger, lines } = captureLogs('info');
   const strict = await startProxy(
-    routeConfig({
-      hosts: [{ host: '*', routes: [{ path: '/', upstream: 'default/echo:80' }] }],
-      upstreams: [{ key: 'default/echo:80', endpoints: [{ address: '127.0.0.1', port: up.port }] }],
-    }),
+    everyHostTo('echo', up.port),
     { logger },
   );
   try {
@@ -180,10 +182,7 @@ test('TRACE gets 405 and never reaches the upstream (as nginx: it would echo coo
   });
   const { logger, lines } = captureLogs('info');
   const p = await startProxy(
-    routeConfig({
-      hosts: [{ host: '*', routes: [{ path: '/', upstream: 'default/count:80' }] }],
-      upstreams: [{ key: 'default/count:80', endpoints: [{ address: '127.0.0.1', port: counting.port }] }],
-    }),
+    everyHostTo('count', counting.port),
     { logger },
   );
   try {
