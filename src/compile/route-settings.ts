@@ -30,6 +30,10 @@ export class CompiledRouteSettings {
   readonly tries: number;
   /** The route needs its own upstream pools (connect timeout or HTTPS): route-policy.ts poolFor(). */
   readonly ownPools: boolean;
+  /** upstream-vhost: the Host sent upstream; null = the client's. */
+  readonly upstreamVhost: string | null;
+  /** x-forwarded-prefix: X-Forwarded-Prefix sent upstream; null = none. */
+  readonly forwardedPrefix: string | null;
   /** allowlist-source-range: only these client addresses are served (empty: none); null = all. */
   readonly sourceAllow: SourceRanges | null;
   /** denylist-source-range: these client addresses get 403; null = none. */
@@ -50,6 +54,8 @@ export class CompiledRouteSettings {
     this.backendHttps = settings.backendProtocol === 'HTTPS';
     this.tries = settings.nextUpstreamTries === undefined ? 0 : settings.nextUpstreamTries === 0 ? 1_000_000 : settings.nextUpstreamTries;
     this.ownPools = this.connectTimeout >= 0 || this.backendHttps;
+    this.upstreamVhost = settings.upstreamVhost ?? null;
+    this.forwardedPrefix = settings.forwardedPrefix ?? null;
     this.sourceAllow = settings.allowSourceRanges === undefined ? null : new SourceRanges(settings.allowSourceRanges);
     this.sourceDeny = settings.denySourceRanges === undefined ? null : new SourceRanges(settings.denySourceRanges);
   }

@@ -148,6 +148,10 @@ export interface RouteSettings {
   readonly backendProtocol?: 'HTTPS';
   /** proxy-next-upstream-tries: attempts per request, first included; 0 = every endpoint. */
   readonly nextUpstreamTries?: number;
+  /** upstream-vhost: the Host header sent upstream (X-Forwarded-Host stays the client's). */
+  readonly upstreamVhost?: string;
+  /** x-forwarded-prefix: sent upstream as X-Forwarded-Prefix. */
+  readonly forwardedPrefix?: string;
   /**
    * allowlist-source-range (or whitelist-source-range): only clients in these ranges
    * ("address/prefix") are served, others get 403; an empty list refuses everyone (the annotation

@@ -11,7 +11,8 @@
 //     setRequestHost); a repeated Host is reported in the facts, and the caller answers 400;
 //   - X-Forwarded-For: the client's value (if any) with the peer address appended;
 //   - X-Forwarded-Proto/-Host/-Port and X-Real-IP are set from the connection (a client's own values
-//     are replaced, never trusted);
+//     are replaced, never trusted); a client's X-Forwarded-Prefix is dropped (only the
+//     x-forwarded-prefix annotation sets one);
 //   - X-Request-ID: the client's if it is sane (1-128 chars of [A-Za-z0-9._:-]), else a generated one.
 // Response leg (upstream -> client): hop-by-hop headers removed (Connection and those it lists,
 // Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, Trailer, TE); node sets its own framing.
@@ -180,6 +181,9 @@ export function buildRequestHeaders(raw: readonly string[], fwd: ForwardedValues
         }
         if (nameIs(name, 'x-forwarded-proto')) continue;
         break;
+      case 18:
+        if (nameIs(name, 'x-forwarded-prefix')) continue; // only the x-forwarded-prefix annotation sets it
+        break;
       case 19:
         if (nameIs(name, 'proxy-authorization')) continue;
         break;
@@ -226,6 +230,17 @@ export function setRequestHost(headers: string[], host: string): void {
     }
   }
   if (!found) headers.push('host', host, 'x-forwarded-host', host);
+}
+
+/** upstream-vhost: the Host value sent upstream is `host` (added when the client sent none). Rare path. */
+export function setUpstreamHost(headers: string[], host: string): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 4 && nameIs(headers[i], 'host')) {
+      headers[i + 1] = host;
+      return;
+    }
+  }
+  headers.push('host', host);
 }
 
 /**

@@ -5,6 +5,7 @@ import { normalizeHost } from '../compile/host.ts';
 import type { CompiledRoute } from '../compile/compiled-route.ts';
 import { DEFAULT_ROUTE_SETTINGS, type CompiledRouteSettings } from '../compile/route-settings.ts';
 import { ProxyErrorCode } from './errors.ts';
+import { setUpstreamHost } from './headers.ts';
 import type { Exchange } from './exchange.ts';
 import type { CompiledEndpoint } from '../compile/compiled-upstream.ts';
 import { UpstreamPools, type UpstreamPool } from './upstreams.ts';
@@ -60,12 +61,20 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   }
   if (s === DEFAULT_ROUTE_SETTINGS) return false;
 
-  // 4. Rewrite and timeouts.
+  // 4. Rewrite, upstream headers (upstream-vhost, x-forwarded-prefix) and timeouts.
   if (s.rewriteTarget !== null) exchange.path = rewritePath(route, s.rewriteTarget, exchange.matchPath, exchange.path);
+  const headers = exchange.headers;
+  if (headers !== null) applyUpstreamHeaders(s, headers);
   if (s.readTimeout >= 0) exchange.readTimeout = exchange.headersTimeout = exchange.bodyTimeout = s.readTimeout;
   if (s.sendTimeout >= 0) exchange.sendTimeout = s.sendTimeout;
   if (s.tries > 0) exchange.tries = s.tries; // retry.ts: 0 = the balancer's (--proxy-next-upstream-tries)
   return false;
+}
+
+/** upstream-vhost and x-forwarded-prefix on the upstream request's headers (also for upgrades). */
+export function applyUpstreamHeaders(s: CompiledRouteSettings, headers: string[]): void {
+  if (s.upstreamVhost !== null) setUpstreamHost(headers, s.upstreamVhost);
+  if (s.forwardedPrefix !== null) headers.push('x-forwarded-prefix', s.forwardedPrefix);
 }
 
 /**

@@ -1,6 +1,7 @@
 // WebSocket and other Upgrade requests (node:http 'upgrade' event), proxied transparently:
 //   1. route like any request (one read of routeRef.current, same normalization, match, canary
-//      decision, ssl-redirect / redirect annotations, source ranges, round robin);
+//      decision, ssl-redirect / redirect annotations, source ranges, round robin; rewrite-target,
+//      upstream-vhost and x-forwarded-prefix apply to what is sent);
 //   2. send the request upstream with node:http (Connection: upgrade + the client's Upgrade header,
 //      the usual X-Forwarded-* / X-Request-ID), within the connect and read timeouts;
 //   3. 101 -> the upstream's 101 head goes to the client, then both sockets are piped (stream.pipe:
@@ -23,7 +24,7 @@ import { normalizeHost } from '../compile/host.ts';
 import type { RouteTable } from '../compile/route-table.ts';
 import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
-import { sourceAllowed } from './route-policy.ts';
+import { applyUpstreamHeaders, rewritePath, sourceAllowed } from './route-policy.ts';
 import { buildRequestHeaders, hostProblem, setRequestHost, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
 
 export interface UpgradeHandlerOptions {
@@ -119,6 +120,8 @@ export class UpgradeHandler {
       return endRaw(socket, redirect.status, `Redirecting to ${redirect.location}\n`, ['location', redirect.location, 'x-request-id', facts.requestId]);
     }
     if (!sourceAllowed(route.settings, tcp?.remoteAddress)) return this.#fail(socket, ProxyErrorCode.FORBIDDEN_SOURCE, { ...where, route: route.name, client: fwd.clientIp });
+    applyUpstreamHeaders(route.settings, headers);
+    if (route.settings.rewriteTarget !== null) path = rewritePath(route, route.settings.rewriteTarget, matchPath, path);
     let upstream = route.upstream;
     if (route.canaryRule !== null) {
       const canary = route.canaryRule.decideRaw(req.rawHeaders);

@@ -26,7 +26,9 @@ import {
   SSL_REDIRECT,
   TEMPORAL_REDIRECT,
   TEMPORAL_REDIRECT_CODE,
+  UPSTREAM_VHOST,
   WHITELIST_SOURCE_RANGE,
+  X_FORWARDED_PREFIX,
   type AnnotationSpec,
 } from './annotations/annotation-table.ts';
 import { hasAnnotation, readAnnotation, type Annotations } from './annotations/read-annotation.ts';
@@ -84,6 +86,11 @@ export function readIngressSettings(annotations: Annotations, object: ObjectRef,
   const tries = readAnnotation(PROXY_NEXT_UPSTREAM_TRIES, annotations, object, diagnostics);
   if (tries !== null) (settings.nextUpstreamTries = tries), (any = true);
   if (readAnnotation(BACKEND_PROTOCOL, annotations, object, diagnostics) === 'HTTPS') (settings.backendProtocol = 'HTTPS'), (any = true);
+
+  const vhost = readAnnotation(UPSTREAM_VHOST, annotations, object, diagnostics);
+  if (vhost !== null) (settings.upstreamVhost = vhost), (any = true);
+  const prefix = readAnnotation(X_FORWARDED_PREFIX, annotations, object, diagnostics);
+  if (prefix !== null) (settings.forwardedPrefix = prefix), (any = true);
 
   // Source ranges fail closed: an invalid value refuses every client (as ingress-nginx denies the
   // location) rather than opening what the annotation was meant to protect.

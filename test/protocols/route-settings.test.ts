@@ -85,6 +85,7 @@ describe('route settings through the proxy', () => {
         '/deny-other': { denySourceRanges: ['192.168.0.0/16'] },
         '/broken': { allowSourceRanges: [] },
         '/moved-office': { allowSourceRanges: ['10.0.0.0/8'], redirect: { code: 301, location: 'https://new.example.com/' } },
+        '/vhost': { upstreamVhost: 'internal.example:8080', forwardedPrefix: '/vhost', rewriteTarget: '/' },
       }),
       { maxBodyBytes: 100 },
     );
@@ -175,6 +176,19 @@ describe('route settings through the proxy', () => {
     assert.equal((await send(h.port, { host: 'app.example.com', path: '/deny-other' })).status, 200);
     // Redirects come first, as in nginx (rewrite phase before the access phase).
     assert.equal((await send(h.port, { host: 'app.example.com', path: '/moved-office' })).status, 301);
+  });
+
+  test('upstream-vhost replaces the Host sent upstream (X-Forwarded-Host keeps the client\'s); x-forwarded-prefix is sent; a client\'s own X-Forwarded-Prefix is dropped', async () => {
+    const r = await send(h.port, { host: 'app.example.com', path: '/vhost/a?b', headers: { 'x-forwarded-prefix': '/spoofed' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.json<{ url: string }>().url, '/a?b');
+    const seen = upstream.seen.at(-1)?.headers;
+    assert.equal(seen?.host, 'internal.example:8080');
+    assert.equal(seen?.['x-forwarded-host'], 'app.example.com');
+    assert.equal(seen?.['x-forwarded-prefix'], '/vhost');
+    await send(h.port, { host: 'app.example.com', path: '/other', headers: { 'x-forwarded-prefix': '/spoofed' } });
+    assert.equal(upstream.seen.at(-1)?.headers['x-forwarded-prefix'], undefined);
+    assert.equal(upstream.seen.at(-1)?.headers.host, 'app.example.com');
   });
 
   test('source ranges on a dual-stack listener: IPv4-mapped peers match IPv4 ranges, IPv6 peers IPv6 ranges', async (t) => {

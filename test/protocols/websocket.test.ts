@@ -221,6 +221,26 @@ describe('WebSocket through the proxy', () => {
     }
   });
 
+  test('rewrite-target, upstream-vhost and x-forwarded-prefix apply to upgrade requests', async () => {
+    const base = config({ '/ws': a.port });
+    const tuned = await startProxy({
+      ...base,
+      virtualHosts: base.virtualHosts.map((vh) => ({
+        ...vh,
+        routes: vh.routes.map((r) => ({ ...r, settings: { rewriteTarget: '/', upstreamVhost: 'chat.internal', forwardedPrefix: '/ws' } })),
+      })),
+    });
+    try {
+      assert.equal((await rawUpgrade(tuned.port, '/ws/room/1?x=y')).status, 101);
+      assert.equal(a.urls.at(-1), '/room/1?x=y');
+      assert.equal(a.upgrades.at(-1)?.host, 'chat.internal');
+      assert.equal(a.upgrades.at(-1)?.['x-forwarded-host'], 'app.example.com');
+      assert.equal(a.upgrades.at(-1)?.['x-forwarded-prefix'], '/ws');
+    } finally {
+      await tuned.close();
+    }
+  });
+
   test('ssl-redirect applies to upgrade requests on plain HTTP', async () => {
     const base = config({ '/': a.port });
     const redirecting = await startProxy({

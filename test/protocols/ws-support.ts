@@ -14,6 +14,8 @@ export interface WsUpstream {
   readonly server: Server;
   /** Upgrade requests seen (their headers). */
   readonly upgrades: IncomingMessage['headers'][];
+  /** Their request targets, in the same order. */
+  readonly urls: string[];
   /** Connections closed so far (the peer's close frame or the socket's end). */
   closed: number;
   /** Open sockets. */
@@ -68,6 +70,7 @@ export function parseFrames(buf: Buffer): [{ opcode: number; payload: Buffer }[]
 export async function startWsUpstream(name: string, options: { refuse?: number } = {}): Promise<WsUpstream> {
   const sockets = new Set<Socket>();
   const upgrades: IncomingMessage['headers'][] = [];
+  const urls: string[] = [];
   const server = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' });
     res.end('upgrade required\n');
@@ -77,6 +80,7 @@ export async function startWsUpstream(name: string, options: { refuse?: number }
     server,
     port: 0,
     upgrades,
+    urls,
     closed: 0,
     sockets,
     close: () =>
@@ -88,6 +92,7 @@ export async function startWsUpstream(name: string, options: { refuse?: number }
   };
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
     upgrades.push(req.headers);
+    urls.push(req.url ?? '');
     if (options.refuse !== undefined) {
       socket.end(`HTTP/1.1 ${options.refuse} Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n\r\nrefused`);
       return;

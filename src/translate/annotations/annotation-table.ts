@@ -15,8 +15,10 @@ import {
   parseRegex,
   parseRewriteTarget,
   parseSize,
+  parseHeaderValue,
   parseSourceRanges,
   parseString,
+  parseUpstreamVhost,
   parseTimeout,
   parseUrlPath,
   type AnnotationParser,
@@ -346,6 +348,30 @@ export const PROXY_NEXT_UPSTREAM_TRIES = spec<number | null>({
   doc: 'Attempts per request, the first included, when an endpoint cannot be connected to (or resets an idempotent request before answering); each retry goes to another endpoint. 1 = no retry.',
 });
 
+export const UPSTREAM_VHOST = spec<string | null>({
+  key: 'upstream-vhost',
+  parse: parseUpstreamVhost,
+  scope: 'location',
+  default: null,
+  values: 'host name or address, optional `:port` (no nginx variables)',
+  defaultDoc: 'none (the client\'s Host)',
+  onInvalid: 'the client\'s Host is sent',
+  onCanary: 'ignored',
+  doc: 'The Host header the upstream receives instead of the client\'s (X-Forwarded-Host keeps the client\'s); for an ExternalName Service that serves its own name.',
+});
+
+export const X_FORWARDED_PREFIX = spec<string | null>({
+  key: 'x-forwarded-prefix',
+  parse: parseHeaderValue,
+  scope: 'location',
+  default: null,
+  values: 'text (no nginx variables)',
+  defaultDoc: 'none',
+  onInvalid: 'no header',
+  onCanary: 'ignored',
+  doc: 'Sent upstream as X-Forwarded-Prefix (a client\'s own X-Forwarded-Prefix is always dropped); typically the prefix rewrite-target removed.',
+});
+
 const SOURCE_RANGE_VALUES = 'comma-separated CIDRs or addresses, IPv4 or IPv6 (`"10.0.0.0/8, 192.168.1.7"`)';
 
 export const ALLOWLIST_SOURCE_RANGE = spec<readonly string[] | null>({
@@ -400,6 +426,8 @@ export const ROUTE_SETTING_ANNOTATIONS = [
   FORCE_SSL_REDIRECT,
   BACKEND_PROTOCOL,
   PROXY_NEXT_UPSTREAM_TRIES,
+  UPSTREAM_VHOST,
+  X_FORWARDED_PREFIX,
   ALLOWLIST_SOURCE_RANGE,
   WHITELIST_SOURCE_RANGE,
   DENYLIST_SOURCE_RANGE,

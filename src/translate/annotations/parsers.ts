@@ -157,6 +157,25 @@ export function parseRewriteTarget(value: string): ParseOutcome<string> {
   return parseUrlPath(value);
 }
 
+/**
+ * upstream-vhost: the Host header sent upstream, a host name or address with an optional port
+ * ("api.internal", "api.internal:8080", "[2001:db8::1]:443"). nginx variables are not expanded.
+ */
+export function parseUpstreamVhost(value: string): ParseOutcome<string> {
+  const v = value.trim();
+  if (v.includes('$')) return fail(`"${value}" uses an nginx variable, which is not supported`);
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(v) || v.includes('..')) return fail(`"${value}" is not a host name or address with an optional port`);
+  return ok(v);
+}
+
+/** x-forwarded-prefix: the X-Forwarded-Prefix value, printable text without control characters. */
+export function parseHeaderValue(value: string): ParseOutcome<string> {
+  const v = value.trim();
+  if (v === '' || /[\x00-\x1f\x7f]/.test(v)) return fail(`"${value}" is empty or contains a control character`);
+  if (v.includes('$')) return fail(`"${value}" uses an nginx variable, which is not supported`);
+  return ok(v);
+}
+
 /** Dotted-quad IPv4, four decimal octets 0..255 without leading zeros (as Go's net.ParseIP). */
 export function isIPv4(text: string): boolean {
   const parts = text.split('.');
