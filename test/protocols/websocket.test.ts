@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { RouteConfig } from '../../src/model/route-config.ts';
+import type { RouteConfig, RouteSettings } from '../../src/model/route-config.ts';
 import { routeConfig } from '../compile/config-builder.ts';
 import { startProxy, type Harness } from '../proxy/support.ts';
 import { WsClient, startWsUpstream, type WsUpstream } from './ws-support.ts';
@@ -18,6 +18,14 @@ function config(routes: Record<string, number>): RouteConfig {
     hosts: [{ host: '*', routes: paths.map((path) => ({ path, upstream: `default/svc${routes[path]}:80` })) }],
     upstreams: [...new Set(Object.values(routes))].map((port) => ({ key: `default/svc${port}:80`, endpoints: [{ address: '127.0.0.1', port }] })),
   });
+}
+
+/** `base` with route settings on the given paths. */
+function withSettings(base: RouteConfig, byPath: Record<string, RouteSettings>): RouteConfig {
+  return {
+    ...base,
+    virtualHosts: base.virtualHosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => (byPath[r.path] === undefined ? r : { ...r, settings: byPath[r.path] })) })),
+  };
 }
 
 /** A raw Upgrade request; resolves with the status of a non-101 answer and its body. */
@@ -203,14 +211,7 @@ describe('WebSocket through the proxy', () => {
   });
 
   test('source ranges apply to upgrade requests: 403 outside allowlist-source-range', async () => {
-    const base = config({ '/chat': a.port, '/open': a.port });
-    const limited = await startProxy({
-      ...base,
-      virtualHosts: base.virtualHosts.map((vh) => ({
-        ...vh,
-        routes: vh.routes.map((r) => (r.path === '/chat' ? { ...r, settings: { allowSourceRanges: ['10.0.0.0/8'] } } : r)),
-      })),
-    });
+    const limited = await startProxy(withSettings(config({ '/chat': a.port, '/open': a.port }), { '/chat': { allowSourceRanges: ['10.0.0.0/8'] } }));
     try {
       const refused = await rawUpgrade(limited.port, '/chat');
       assert.equal(refused.status, 403);
@@ -222,14 +223,7 @@ describe('WebSocket through the proxy', () => {
   });
 
   test('rewrite-target, upstream-vhost and x-forwarded-prefix apply to upgrade requests', async () => {
-    const base = config({ '/ws': a.port });
-    const tuned = await startProxy({
-      ...base,
-      virtualHosts: base.virtualHosts.map((vh) => ({
-        ...vh,
-        routes: vh.routes.map((r) => ({ ...r, settings: { rewriteTarget: '/', upstreamVhost: 'chat.internal', forwardedPrefix: '/ws' } })),
-      })),
-    });
+    const tuned = await startProxy(withSettings(config({ '/ws': a.port }), { '/ws': { rewriteTarget: '/', upstreamVhost: 'chat.internal', forwardedPrefix: '/ws' } }));
     try {
       assert.equal((await rawUpgrade(tuned.port, '/ws/room/1?x=y')).status, 101);
       assert.equal(a.urls.at(-1), '/room/1?x=y');
@@ -242,11 +236,7 @@ describe('WebSocket through the proxy', () => {
   });
 
   test('ssl-redirect applies to upgrade requests on plain HTTP', async () => {
-    const base = config({ '/': a.port });
-    const redirecting = await startProxy({
-      ...base,
-      virtualHosts: base.virtualHosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => ({ ...r, settings: { sslRedirect: true as const } })) })),
-    });
+    const redirecting = await startProxy(withSettings(config({ '/': a.port }), { '/': { sslRedirect: true } }));
     try {
       const r = await rawUpgrade(redirecting.port, '/ws?a=b', 'chat.example.com');
       assert.equal(r.status, 308);
