@@ -81,9 +81,8 @@ export class SourceRanges {
     }
   }
 
-  /** `address`: a peer address as node reports it (IPv4-mapped IPv6 counts as IPv4). */
+  /** `address`: a client address, IPv4-mapped IPv6 already unmapped (headers.ts clientAddress). */
   has(address: string): boolean {
-    if (address.startsWith('::ffff:') && address.includes('.')) return this.#v4.check(address.slice(7), 'ipv4');
     return address.includes(':') ? this.#v6.check(address, 'ipv6') : this.#v4.check(address, 'ipv4');
   }
 }

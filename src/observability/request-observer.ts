@@ -6,6 +6,7 @@
 import type { CompiledRoute } from '../compile/compiled-route.ts';
 import type { Exchange } from '../proxy/exchange.ts';
 import { errorSpec } from '../proxy/errors.ts';
+import { clientAddress } from '../proxy/headers.ts';
 import type { AccessLog, AccessLogRecord } from './access-log.ts';
 import type { RouteSeries } from './route-metrics.ts';
 
@@ -49,9 +50,7 @@ class ExchangeAccessView implements AccessLogRecord {
     return this.#x.requestId;
   }
   get remoteAddress(): string {
-    const remote = this.#x.req.socket.remoteAddress ?? '';
-    // An IPv4 client on a dual-stack listener shows as ::ffff:a.b.c.d; log the IPv4 address (as X-Forwarded-For does).
-    return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+    return clientAddress(this.#x.req.socket.remoteAddress ?? '');
   }
   get method(): string {
     return this.#x.method;

@@ -56,6 +56,14 @@ export interface RequestHeaderFacts {
   requestId: string;
 }
 
+/**
+ * A peer address as the client knows itself: an IPv4 client on a dual-stack listener shows as
+ * ::ffff:a.b.c.d, which is a.b.c.d (X-Forwarded-For, X-Real-IP, the access log, source ranges).
+ */
+export function clientAddress(remote: string): string {
+  return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+}
+
 /** Per-connection values the request leg needs (from the socket, cached by the caller). */
 export interface ForwardedValues {
   readonly clientIp: string;
@@ -215,32 +223,31 @@ export function buildRequestHeaders(raw: readonly string[], fwd: ForwardedValues
   return out;
 }
 
-/**
- * An absolute-form target's authority replaces the Host header (RFC 9112 3.2.2), so the upstream sees
- * the host the request was routed by: the Host and X-Forwarded-Host values in `headers` (built by
- * buildRequestHeaders) are set to `host`, or both are added. Rare path.
- */
-export function setRequestHost(headers: string[], host: string): void {
-  let found = false;
+/** Sets the first `lowerName` header in `headers` to `value`, or adds it. Rare path. */
+function setHeader(headers: string[], lowerName: string, value: string): void {
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
-    if ((name.length === 4 && nameIs(name, 'host')) || (name.length === 16 && nameIs(name, 'x-forwarded-host'))) {
-      headers[i + 1] = host;
-      found = true;
+    if (name.length === lowerName.length && nameIs(name, lowerName)) {
+      headers[i + 1] = value;
+      return;
     }
   }
-  if (!found) headers.push('host', host, 'x-forwarded-host', host);
+  headers.push(lowerName, value);
+}
+
+/**
+ * An absolute-form target's authority replaces the Host header (RFC 9112 3.2.2), so the upstream sees
+ * the host the request was routed by: Host and X-Forwarded-Host in `headers` (built by
+ * buildRequestHeaders, which keeps one of each) become `host`. Rare path.
+ */
+export function setRequestHost(headers: string[], host: string): void {
+  setHeader(headers, 'host', host);
+  setHeader(headers, 'x-forwarded-host', host);
 }
 
 /** upstream-vhost: the Host value sent upstream is `host` (added when the client sent none). Rare path. */
 export function setUpstreamHost(headers: string[], host: string): void {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length === 4 && nameIs(headers[i], 'host')) {
-      headers[i + 1] = host;
-      return;
-    }
-  }
-  headers.push('host', host);
+  setHeader(headers, 'host', host);
 }
 
 /**

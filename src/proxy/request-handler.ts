@@ -5,7 +5,7 @@ import { isCleanPath, parseRequestTarget, pathEnd } from '../compile/path.ts';
 import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode } from './errors.ts';
 import { Exchange, onResponseClose, type ExchangeContext, type ProxyRequest, type ProxyResponse } from './exchange.ts';
-import { buildRequestHeaders, hostProblem, setRequestHost, type ForwardedValues } from './headers.ts';
+import { buildRequestHeaders, clientAddress, hostProblem, setRequestHost, type ForwardedValues } from './headers.ts';
 import { decideCanary } from './balancers/affinity-canary.ts';
 import { applyRoutePolicy, ConnectTimeoutPools, poolFor, type PolicyContext } from './route-policy.ts';
 import type { UpstreamPool, UpstreamPools } from './upstreams.ts';
@@ -39,8 +39,7 @@ class SocketForwarded implements ForwardedValues {
   readonly proto: string;
   readonly port: string;
   constructor(socket: Socket, proto: string) {
-    const remote = socket.remoteAddress ?? '';
-    this.clientIp = remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+    this.clientIp = clientAddress(socket.remoteAddress ?? '');
     this.proto = proto;
     this.port = String(socket.localPort ?? '');
   }

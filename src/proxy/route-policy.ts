@@ -5,7 +5,7 @@ import { normalizeHost } from '../compile/host.ts';
 import type { CompiledRoute } from '../compile/compiled-route.ts';
 import { DEFAULT_ROUTE_SETTINGS, type CompiledRouteSettings } from '../compile/route-settings.ts';
 import { ProxyErrorCode } from './errors.ts';
-import { setUpstreamHost } from './headers.ts';
+import { clientAddress, setUpstreamHost } from './headers.ts';
 import type { Exchange } from './exchange.ts';
 import type { CompiledEndpoint } from '../compile/compiled-upstream.ts';
 import { UpstreamPools, type UpstreamPool } from './upstreams.ts';
@@ -41,7 +41,7 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   if (s.mayRedirect && redirectIfNeeded(context, exchange, route, s)) return true;
 
   // 2. Source ranges (nginx's access phase, after its rewrite-phase redirects): deny, then allow.
-  if ((s.sourceDeny !== null || s.sourceAllow !== null) && !sourceAllowed(s, exchange.req.socket?.remoteAddress)) {
+  if ((s.sourceDeny !== null || s.sourceAllow !== null) && !sourceAllowed(s, clientAddress(exchange.req.socket?.remoteAddress ?? ''))) {
     exchange.fail(ProxyErrorCode.FORBIDDEN_SOURCE);
     return true;
   }
@@ -78,12 +78,12 @@ export function applyUpstreamHeaders(s: CompiledRouteSettings, headers: string[]
 }
 
 /**
- * The client's address (the connection's peer; undefined once it is gone) against the route's
- * denylist-, then allowlist-source-range. Also used for upgrade requests (upgrade.ts). Rare path.
+ * The client's address (clientAddress of the connection's peer; "" once it is gone) against the
+ * route's denylist-, then allowlist-source-range. Also used for upgrade requests (upgrade.ts). Rare path.
  */
-export function sourceAllowed(s: CompiledRouteSettings, address: string | undefined): boolean {
+export function sourceAllowed(s: CompiledRouteSettings, address: string): boolean {
   if (s.sourceDeny === null && s.sourceAllow === null) return true;
-  if (address === undefined) return false;
+  if (address === '') return false;
   if (s.sourceDeny !== null && s.sourceDeny.has(address)) return false;
   return s.sourceAllow === null || s.sourceAllow.has(address);
 }

@@ -25,7 +25,7 @@ import type { RouteTable } from '../compile/route-table.ts';
 import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
 import { applyUpstreamHeaders, rewritePath, sourceAllowed } from './route-policy.ts';
-import { buildRequestHeaders, hostProblem, setRequestHost, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
+import { buildRequestHeaders, clientAddress, hostProblem, setRequestHost, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
 
 export interface UpgradeHandlerOptions {
   readonly routeRef: RouteRef<RouteTable>;
@@ -78,9 +78,8 @@ export class UpgradeHandler {
     const table = this.#o.routeRef.current;
     const facts: RequestHeaderFacts = { host: null, duplicateHost: false, hasBody: false, requestId: '' };
     const tcp = socketOf(socket);
-    const remote = tcp?.remoteAddress ?? '';
     const fwd: ForwardedValues = {
-      clientIp: remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote,
+      clientIp: clientAddress(tcp?.remoteAddress ?? ''),
       proto: this.#o.proto,
       port: String(tcp?.localPort ?? ''),
     };
@@ -119,7 +118,7 @@ export class UpgradeHandler {
       this.#o.logger.debug({ ...where, route: route.name, status: redirect.status, location: redirect.location }, 'redirect (upgrade request)');
       return endRaw(socket, redirect.status, `Redirecting to ${redirect.location}\n`, ['location', redirect.location, 'x-request-id', facts.requestId]);
     }
-    if (!sourceAllowed(route.settings, tcp?.remoteAddress)) return this.#fail(socket, ProxyErrorCode.FORBIDDEN_SOURCE, { ...where, route: route.name, client: fwd.clientIp });
+    if (!sourceAllowed(route.settings, fwd.clientIp)) return this.#fail(socket, ProxyErrorCode.FORBIDDEN_SOURCE, { ...where, route: route.name, client: fwd.clientIp });
     applyUpstreamHeaders(route.settings, headers);
     if (route.settings.rewriteTarget !== null) path = rewritePath(route, route.settings.rewriteTarget, matchPath, path);
     let upstream = route.upstream;
