@@ -3,6 +3,7 @@ import type { BackendRef, CanaryBackend, Route } from '../model/route-config.ts'
 import type { CanaryRule } from './canary-rule.ts';
 import type { CompiledUpstream } from './compiled-upstream.ts';
 import { DEFAULT_ROUTE_SETTINGS, compileRouteSettings, type CompiledRouteSettings } from './route-settings.ts';
+import { PathRewrite } from './path-rewrite.ts';
 import type { RouteMetrics } from '../observability/route-metrics.ts';
 
 /** What kind of decision a CompiledRoute stands for. */
@@ -22,8 +23,10 @@ export class CompiledRoute {
   /** Virtual host this decision belongs to ("*" for the any-host entry, "" for the global default). */
   readonly host: string;
   readonly path: string;
-  readonly match: 'exact' | 'prefix' | 'default';
+  readonly match: 'exact' | 'prefix' | 'regex' | 'default';
   readonly matchPath: string;
+  /** rewrite-target of the route (path-rewrite.ts), or null: the path is forwarded as it is. */
+  readonly rewrite: PathRewrite | null;
   /** The Ingress the route came from; null for the --default-backend-service default. */
   readonly source: ObjectRef | null;
   readonly backend: BackendRef;
@@ -52,8 +55,9 @@ export class CompiledRoute {
     kind: RouteKind;
     host: string;
     path: string;
-    match: 'exact' | 'prefix' | 'default';
+    match: 'exact' | 'prefix' | 'regex' | 'default';
     matchPath: string;
+    rewrite?: PathRewrite | null;
     source: ObjectRef | null;
     backend: BackendRef;
     upstream: CompiledUpstream | null;
@@ -68,6 +72,7 @@ export class CompiledRoute {
     this.path = fields.path;
     this.match = fields.match;
     this.matchPath = fields.matchPath;
+    this.rewrite = fields.rewrite ?? null;
     this.source = fields.source;
     this.backend = fields.backend;
     this.upstream = fields.upstream;
@@ -91,6 +96,7 @@ export class CompiledRoute {
       path: route.path,
       match: route.match,
       matchPath: route.matchPath,
+      rewrite: PathRewrite.of(route.path, route.settings?.rewriteTarget),
       source: route.source,
       backend: route.backend,
       upstream,

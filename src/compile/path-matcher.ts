@@ -15,6 +15,10 @@ import type { CompiledRoute } from './compiled-route.ts';
  * hit gives the same answer as that linear scan. If a RouteConfig were ever ordered differently,
  * compile notices (`ordered` = false) and find() looks at every candidate and keeps the route that
  * comes first in the IR, so the result is always the IR's first match.
+ *
+ * A regex host (every route 'regex': ingress-nginx's use-regex rule, src/translate/regex-paths.ts)
+ * is a list of case-insensitive patterns tried in IR order, first match wins, as nginx tries its
+ * regular-expression locations.
  */
 export class PathMatcher {
   /** Exact routes by matchPath (first in IR order wins a duplicate). */
@@ -27,9 +31,21 @@ export class PathMatcher {
   #maxPrefixLength = 0;
   #ordered = true;
   #lastOrderKey = Number.POSITIVE_INFINITY;
+  /** Regex routes and their patterns, in IR order; null on hosts without them. */
+  #regex: { readonly pattern: RegExp; readonly route: CompiledRoute }[] | null = null;
 
   /** Add routes in IR order. */
   add(route: CompiledRoute): void {
+    if (route.match === 'regex') {
+      let pattern: RegExp;
+      try {
+        pattern = new RegExp(route.matchPath, 'i');
+      } catch {
+        return; // translate only lets valid patterns through; a hand-built config's invalid one never matches
+      }
+      (this.#regex ??= []).push({ pattern, route });
+      return;
+    }
     // Order key: longer first, Exact (odd) before Prefix at equal length.
     const key = route.matchPath.length * 2 + (route.match === 'exact' ? 1 : 0);
     if (key > this.#lastOrderKey) this.#ordered = false;
@@ -50,7 +66,7 @@ export class PathMatcher {
   }
 
   get size(): number {
-    return this.#exact.size + this.#prefix.size + (this.#root === undefined ? 0 : 1);
+    return this.#exact.size + this.#prefix.size + (this.#root === undefined ? 0 : 1) + (this.#regex?.length ?? 0);
   }
 
   /**
@@ -58,6 +74,11 @@ export class PathMatcher {
    * hot path
    */
   find(path: string): CompiledRoute | undefined {
+    const regex = this.#regex;
+    if (regex !== null) {
+      for (let i = 0; i < regex.length; i++) if (regex[i].pattern.test(path)) return regex[i].route;
+      return undefined;
+    }
     const exact = this.#exact.size > 0 ? this.#exact.get(path) : undefined;
     if (exact !== undefined && this.#ordered) return exact;
     let best = exact;

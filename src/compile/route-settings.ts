@@ -20,8 +20,6 @@ export class CompiledRouteSettings {
   readonly sslRedirect: boolean;
   /** A request for exactly "/" is redirected (302) here; null = none. */
   readonly appRoot: string | null;
-  /** Replaces the matched prefix (or the whole path of an Exact route); null = none. */
-  readonly rewriteTarget: string | null;
   /** True when a redirect, app-root or ssl-redirect may answer before forwarding. */
   readonly mayRedirect: boolean;
   /** backend-protocol HTTPS: TLS to the endpoints. */
@@ -48,8 +46,6 @@ export class CompiledRouteSettings {
     this.redirectLocation = settings.redirect?.location ?? '';
     this.sslRedirect = settings.sslRedirect === true;
     this.appRoot = settings.appRoot ?? null;
-    // A target of "/" on a prefix is "drop the prefix"; kept without its trailing "/" for joining.
-    this.rewriteTarget = settings.rewriteTarget ?? null;
     this.mayRedirect = this.redirectCode !== 0 || this.sslRedirect || this.appRoot !== null;
     this.backendHttps = settings.backendProtocol === 'HTTPS';
     this.tries = settings.nextUpstreamTries === undefined ? 0 : settings.nextUpstreamTries === 0 ? 1_000_000 : settings.nextUpstreamTries;

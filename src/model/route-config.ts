@@ -50,7 +50,10 @@ export interface VirtualHost {
   readonly kind: 'exact' | 'wildcard' | 'any';
   /**
    * Routes in match precedence: longer (normalized) path first; at equal length Exact before Prefix;
-   * then path string, then route name. The first route that matches a request wins.
+   * then path string, then route name. The first route that matches a request wins. On a regex host
+   * (some path of it is a regular expression: use-regex or rewrite-target) every route is 'regex',
+   * in ingress-nginx's order instead: path length, then path string, both descending, then Ingress
+   * order (src/translate/regex-paths.ts).
    */
   readonly routes: readonly Route[];
   /** spec.defaultBackend of the (oldest) Ingress that contributes rules to this host, if any. */
@@ -69,10 +72,14 @@ export interface Route {
   /**
    * What compile matches on: 'exact' compares the whole normalized request path to `matchPath`;
    * 'prefix' matches when the request path equals `matchPath` or continues it with "/" (element-wise).
-   * ImplementationSpecific is treated as Prefix.
+   * ImplementationSpecific is treated as Prefix. 'regex' (every route of a regex host): `matchPath`
+   * is a JavaScript regular expression, matched case-insensitively against the normalized path.
    */
-  readonly match: 'exact' | 'prefix';
-  /** Path used for matching: for prefix, the path without trailing "/" ("/" stays "/"). */
+  readonly match: 'exact' | 'prefix' | 'regex';
+  /**
+   * Path used for matching: for prefix, the path without trailing "/" ("/" stays "/"); for regex,
+   * the pattern ("^" + the path; "^" + the path + "/" for a Prefix path that has an Exact twin).
+   */
   readonly matchPath: string;
   readonly backend: BackendRef;
   /** Canary backends attached to this route, in evaluation order (see CanaryBackend). */
@@ -142,7 +149,12 @@ export interface RouteSettings {
   readonly sslRedirect?: true;
   /** app-root: a request for exactly "/" is redirected (302) here. */
   readonly appRoot?: string;
-  /** rewrite-target: replaces the matched prefix (Prefix routes) or the whole path (Exact routes). */
+  /**
+   * rewrite-target, as nginx's `rewrite "(?i)<path>" <target> break`: when the route's path (a
+   * regular expression, unanchored, case-insensitive) matches the request path, the whole path
+   * becomes the target with `$0`-`$9` replaced by the captures; the query is appended (after "&"
+   * when the target has its own; a target ending in "?" drops it). No rewrite when equal to the path.
+   */
   readonly rewriteTarget?: string;
   /** backend-protocol HTTPS: TLS to the endpoints (certificate not verified, like nginx's default). */
   readonly backendProtocol?: 'HTTPS';

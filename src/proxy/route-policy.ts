@@ -62,7 +62,7 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   if (s === DEFAULT_ROUTE_SETTINGS) return false;
 
   // 4. Rewrite, upstream headers (upstream-vhost, x-forwarded-prefix) and timeouts.
-  if (s.rewriteTarget !== null) exchange.path = rewritePath(route, s.rewriteTarget, exchange.matchPath, exchange.path);
+  if (route.rewrite !== null) exchange.path = route.rewrite.apply(exchange.matchPath, exchange.path);
   const headers = exchange.headers;
   if (headers !== null) applyUpstreamHeaders(s, headers);
   if (s.readTimeout >= 0) exchange.readTimeout = exchange.headersTimeout = exchange.bodyTimeout = s.readTimeout;
@@ -128,21 +128,6 @@ export function sendRedirect(exchange: Exchange, status: number, location: strin
     res.end(body);
   }
   exchange.complete();
-}
-
-/**
- * The path sent upstream with rewrite-target: a Prefix route's matched prefix is replaced by the
- * target ("/api" + "/" : "/api/v1" -> "/v1", "/api" -> "/"); an Exact route's path becomes the
- * target. The query is kept. `path` is the forwarded path + query, `matchPath` its normalized path.
- */
-export function rewritePath(route: CompiledRoute, target: string, matchPath: string, path: string): string {
-  const query = path.length > matchPath.length && path.startsWith(matchPath) ? path.slice(matchPath.length) : '';
-  if (route.match !== 'prefix') return target + query;
-  const prefix = route.matchPath;
-  const rest = prefix === '/' ? (matchPath === '/' ? '' : matchPath) : matchPath.slice(prefix.length);
-  const base = target.endsWith('/') ? target.slice(0, -1) : target;
-  const rewritten = base + rest;
-  return (rewritten === '' ? '/' : rewritten) + query;
 }
 
 /** Content-Length from raw headers, or -1 (chunked / absent). Only called for requests with a body. */

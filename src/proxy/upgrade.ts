@@ -24,7 +24,7 @@ import { normalizeHost } from '../compile/host.ts';
 import type { RouteTable } from '../compile/route-table.ts';
 import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
-import { applyUpstreamHeaders, rewritePath, sourceAllowed } from './route-policy.ts';
+import { applyUpstreamHeaders, sourceAllowed } from './route-policy.ts';
 import { buildRequestHeaders, clientAddress, hostProblem, setRequestHost, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
 
 export interface UpgradeHandlerOptions {
@@ -120,7 +120,7 @@ export class UpgradeHandler {
     }
     if (!sourceAllowed(route.settings, fwd.clientIp)) return this.#fail(socket, ProxyErrorCode.FORBIDDEN_SOURCE, { ...where, route: route.name, client: fwd.clientIp });
     applyUpstreamHeaders(route.settings, headers);
-    if (route.settings.rewriteTarget !== null) path = rewritePath(route, route.settings.rewriteTarget, matchPath, path);
+    if (route.rewrite !== null) path = route.rewrite.apply(matchPath, path);
     let upstream = route.upstream;
     if (route.canaryRule !== null) {
       const canary = route.canaryRule.decideRaw(req.rawHeaders);

@@ -3,26 +3,25 @@
 // dropped), so a path that no normalized request path can equal is rejected here instead of
 // becoming a route that silently never matches.
 import type { HTTPIngressPath, PathType } from '../model/kube.ts';
+import { regexPathProblem, regexPattern } from './regex-paths.ts';
 
 export interface ResolvedPath {
   /** The path as written ("/" when omitted). */
   readonly path: string;
   readonly pathType: PathType;
-  readonly match: 'exact' | 'prefix';
+  /** 'regex': the path is a regular expression of its own (regex-paths.ts). */
+  readonly match: 'exact' | 'prefix' | 'regex';
   readonly matchPath: string;
 }
 
 export interface PathProblem {
   readonly severity: 'error' | 'warning';
-  readonly reason: 'InvalidPath' | 'InvalidPathType' | 'MissingPathType' | 'RegexPathUnsupported';
+  readonly reason: 'InvalidPath' | 'InvalidPathType' | 'MissingPathType';
   readonly message: string;
 }
 
 const PATH_TYPES: ReadonlySet<string> = new Set<PathType>(['Exact', 'Prefix', 'ImplementationSpecific']);
 
-// What makes a path a regular expression for ingress-nginx's use-regex. "." is left out: it is in
-// most file names, and matched literally it still matches the same literal request paths.
-const REGEX_META = /[\\^$*+?()[\]{}|]/;
 // Never in a normalized request path: whitespace and control characters (not valid in a request
 // target), "?" (starts the query) and "#" (never sent).
 const IMPOSSIBLE_CHAR = /[\s\x00-\x1f\x7f?#]/;
@@ -32,9 +31,10 @@ const NON_NORMAL_SEGMENT = /\/\/|\/\.\.?(?:\/|$)/;
 /**
  * Resolves one HTTPIngressPath. Returns null when the path must be skipped; `problems` collects
  * every diagnostic (warnings too, for paths that are kept).
- * `useRegex`: the Ingress has use-regex: "true" (regex paths are not supported; matched literally).
+ * The path is a regular expression (ingress-nginx's rule, regex-paths.ts) when the Ingress has
+ * use-regex: "true" (`useRegex`) or a rewrite-target (`rewriteTarget`) that differs from the path.
  */
-export function resolvePath(ingressPath: HTTPIngressPath, useRegex: boolean, problems: PathProblem[]): ResolvedPath | null {
+export function resolvePath(ingressPath: HTTPIngressPath, useRegex: boolean, rewriteTarget: string | undefined, problems: PathProblem[]): ResolvedPath | null {
   // 1. pathType: missing -> ImplementationSpecific (the file source allows omitting it), unknown -> skip.
   let pathType: PathType;
   const rawType = ingressPath.pathType;
@@ -64,13 +64,19 @@ export function resolvePath(ingressPath: HTTPIngressPath, useRegex: boolean, pro
     return null;
   }
 
-  // 3. regular expressions are not supported: say so, then take the path literally.
-  if (useRegex && REGEX_META.test(path)) {
-    problems.push({
-      severity: 'warning',
-      reason: 'RegexPathUnsupported',
-      message: `path "${path}" looks like a regular expression, which is not supported (use-regex); it is matched literally as ${pathType === 'Exact' ? 'Exact' : 'Prefix'}`,
-    });
+  // 3. a regular expression: anchored at the start, case-insensitive; "?", "//" and the like are syntax.
+  if (useRegex || (rewriteTarget !== undefined && rewriteTarget !== path)) {
+    if (/[\s\x00-\x1f\x7f]/.test(path)) {
+      problems.push({ severity: 'error', reason: 'InvalidPath', message: `regular-expression path "${path}" contains whitespace or a control character, which no request path has; the path is skipped` });
+      return null;
+    }
+    const pattern = regexPattern(path);
+    const problem = regexPathProblem(pattern);
+    if (problem !== null) {
+      problems.push({ severity: 'error', reason: 'InvalidPath', message: `regular-expression path "${path}" ${problem}; the path is skipped` });
+      return null;
+    }
+    return { path, pathType, match: 'regex', matchPath: pattern };
   }
 
   // 4. paths no normalized request path can match.

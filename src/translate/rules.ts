@@ -30,6 +30,8 @@ export interface CandidateRoute {
   readonly target: UpstreamTarget | null;
   /** The Ingress's ssl-redirect choice; translate applies it once it knows the TLS hosts. */
   readonly sslRedirect: SslRedirectMode;
+  /** The path is a regular expression of its own (use-regex or rewrite-target): its host is a regex host. */
+  readonly regex: boolean;
 }
 
 export interface IngressRoutes {
@@ -129,7 +131,7 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
         continue;
       }
       const problems: PathProblem[] = [];
-      const resolvedPath = resolvePath(paths[j], useRegex, problems);
+      const resolvedPath = resolvePath(paths[j], useRegex, settings?.rewriteTarget, problems);
       for (const problem of problems) diagnose(problem.severity, problem.reason, `${where}: ${problem.message}`);
       if (resolvedPath === null) continue;
       const backend = resolveIngressBackend(paths[j].backend, namespace, index);
@@ -151,7 +153,7 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
         ...(settings !== undefined ? { settings } : {}),
         ...(balance !== undefined ? { balance } : {}),
       };
-      routes.push({ route, age, hostKind: parsed.kind, target: backend.target, sslRedirect });
+      routes.push({ route, age, hostKind: parsed.kind, target: backend.target, sslRedirect, regex: resolvedPath.match === 'regex' });
     }
   }
   return { source, age, hosts, routes, defaultBackend };

@@ -15,6 +15,7 @@ import { memoizeByObject, readIngressMemoized, sameElements } from './memo.ts';
 import type { HostKind } from './hosts.ts';
 import { indexIngressClasses, isIngressOwned } from './ingress-class.ts';
 import { compareDiagnostics, compareIngressAge, compareRoutes, compareStrings, compareVirtualHosts } from './order.ts';
+import { regexHostRoutes } from './regex-paths.ts';
 import type { CandidateRoute, IngressRoutes, ResolvedBackend } from './rules.ts';
 import { ingressRef, translateIngressRules } from './rules.ts';
 import { TlsHosts, reportUnsupportedAnnotations, withSslRedirect } from './route-settings.ts';
@@ -687,11 +688,18 @@ function buildHosts(
   const virtualHosts: VirtualHost[] = [];
   for (const builder of hosts.values()) {
     const routes: Route[] = [];
-    for (const candidate of builder.routes) {
-      routes.push(withSslRedirect(candidate.route, candidate.sslRedirect, tlsHosts));
-      if (candidate.target !== null) used.push(candidate.target);
+    if (builder.routes.some((candidate) => candidate.regex)) {
+      // A regex host (ingress-nginx's use-regex / rewrite-target rule): every path is a pattern.
+      const regex = regexHostRoutes(builder.host, builder.routes, report);
+      for (const candidate of regex.kept) if (candidate.target !== null) used.push(candidate.target);
+      for (const { route, candidate } of regex.routes) routes.push(withSslRedirect(route, candidate.sslRedirect, tlsHosts));
+    } else {
+      for (const candidate of builder.routes) {
+        routes.push(withSslRedirect(candidate.route, candidate.sslRedirect, tlsHosts));
+        if (candidate.target !== null) used.push(candidate.target);
+      }
+      routes.sort(compareRoutes);
     }
-    routes.sort(compareRoutes);
     const defaultTarget = builder.defaultBackend?.backend.target ?? null;
     if (defaultTarget !== null) used.push(defaultTarget);
     virtualHosts.push(internVirtualHost(builder.host, builder.kind, routes, builder.defaultBackend?.backend.ref ?? null, interned));

@@ -44,7 +44,8 @@ function quickStartCurls(): CurlLine[] {
   const lines = README.slice(start, end).split('\n');
   const out: CurlLine[] = [];
   lines.forEach((line, i) => {
-    const m = /^curl (?:-H 'Host: ([^']+)' )?localhost:(\d+)(\S*)$/.exec(line.trim());
+    // The URL may be quoted (a "?" in it is a glob to the shell).
+    const m = /^curl (?:-H 'Host: ([^']+)' )?'?localhost:(\d+)([^\s']*)'?$/.exec(line.trim());
     if (!m) return;
     const next = lines[i + 1]?.trim() ?? '';
     out.push({ host: m[1] ?? null, port: Number(m[2]), path: m[3] || '/', expected: next.startsWith('# ') ? next.slice(2) : null });

@@ -223,7 +223,13 @@ describe('WebSocket through the proxy', () => {
   });
 
   test('rewrite-target, upstream-vhost and x-forwarded-prefix apply to upgrade requests', async () => {
-    const tuned = await startProxy(withSettings(config({ '/ws': a.port }), { '/ws': { rewriteTarget: '/', upstreamVhost: 'chat.internal', forwardedPrefix: '/ws' } }));
+    // As translate builds it from use-regex paths: path "/ws(/|$)(.*)" with rewrite-target "/$2".
+    const base = withSettings(config({ '/ws': a.port }), { '/ws': { rewriteTarget: '/$2', upstreamVhost: 'chat.internal', forwardedPrefix: '/ws' } });
+    const regex: RouteConfig = {
+      ...base,
+      virtualHosts: base.virtualHosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => ({ ...r, path: '/ws(/|$)(.*)', match: 'regex' as const, matchPath: '^/ws(/|$)(.*)' })) })),
+    };
+    const tuned = await startProxy(regex);
     try {
       assert.equal((await rawUpgrade(tuned.port, '/ws/room/1?x=y')).status, 101);
       assert.equal(a.urls.at(-1), '/room/1?x=y');

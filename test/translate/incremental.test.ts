@@ -28,7 +28,7 @@ const translateFromScratch = freshModule.translate;
 const NAMESPACES = ['a', 'b'];
 const SERVICES = ['s0', 's1', 's2', 's3', 's4'];
 const HOSTS = ['shop.example.com', 'api.example.com', '*.example.com', 'x.example.com', ''];
-const PATHS = ['/', '/api', '/api/', '/static', '/a/b'];
+const PATHS = ['/', '/api', '/api/', '/static', '/a/b', '/api(/|$)(.*)'];
 const PATH_TYPES = ['Prefix', 'Exact', 'ImplementationSpecific'];
 const TIMES = ['2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z', '2024-01-02T00:00:00Z', '2024-01-03T00:00:00Z'];
 
@@ -104,6 +104,9 @@ class World {
       if (this.chance(0.5)) annotations['nginx.ingress.kubernetes.io/canary-by-header'] = 'x-canary';
     }
     if (this.chance(0.1)) annotations['nginx.ingress.kubernetes.io/ssl-redirect'] = 'false';
+    // Regex hosts: one such Ingress changes how every path of its hosts matches.
+    if (this.chance(0.1)) annotations['nginx.ingress.kubernetes.io/use-regex'] = 'true';
+    if (this.chance(0.1)) annotations['nginx.ingress.kubernetes.io/rewrite-target'] = this.pick(['/', '/$2']);
     return obj({
       kind: 'Ingress',
       metadata: { name, namespace, resourceVersion: this.rv(), creationTimestamp: this.pick(TIMES), annotations },

@@ -63,9 +63,11 @@ export function decide(config: RouteConfig, hostHeader: string, target: string):
   if (vhost !== undefined) {
     for (const route of vhost.routes) {
       const hit =
-        route.match === 'exact'
-          ? path === route.matchPath
-          : route.matchPath === '/' || path === route.matchPath || path.startsWith(route.matchPath + '/');
+        route.match === 'regex'
+          ? new RegExp(route.matchPath, 'i').test(path)
+          : route.match === 'exact'
+            ? path === route.matchPath
+            : route.matchPath === '/' || path === route.matchPath || path.startsWith(route.matchPath + '/');
       if (hit) return { route: route.name, upstream: route.backend.upstream };
     }
     if (vhost.defaultBackend !== null) return { route: null, upstream: vhost.defaultBackend.upstream };

@@ -2,7 +2,7 @@
 // when the upstream is new or its load-balance / upstream-hash-by / affinity choice changed, every
 // compiled endpoint bound to its long-lived passive-health entry (README "Resilience").
 import type { CompiledUpstream } from '../../compile/compiled-upstream.ts';
-import type { RouteBalance, RouteConfig, VirtualHost } from '../../model/route-config.ts';
+import type { Route, RouteBalance, RouteConfig, VirtualHost } from '../../model/route-config.ts';
 import { PassiveHealth, type PassiveHealthOptions } from '../passive-health.ts';
 import type { Balancer } from './balancer.ts';
 import type { BaseBalancer } from './base-balancer.ts';
@@ -45,14 +45,22 @@ export function virtualHostChoices(vhost: VirtualHost): readonly (readonly [stri
   let choices: (readonly [string, UpstreamChoice])[] | null = null;
   for (const route of vhost.routes) {
     const key = route.backend.upstream;
-    if (route.balance !== undefined && key !== null) (choices ??= []).push([key, { balance: route.balance, path: route.path, setsCookie: true }]);
+    if (route.balance !== undefined && key !== null) (choices ??= []).push([key, { balance: route.balance, path: cookiePath(route), setsCookie: true }]);
     for (const canary of route.canaries) {
       const ckey = canary.backend.upstream;
       if (canary.balance === undefined || ckey === null) continue;
-      (choices ??= []).push([ckey, { balance: canary.balance, path: route.path, setsCookie: canary.balance.affinity?.canaryBehavior !== 'legacy' }]);
+      (choices ??= []).push([ckey, { balance: canary.balance, path: cookiePath(route), setsCookie: canary.balance.affinity?.canaryBehavior !== 'legacy' }]);
     }
   }
   return choices ?? NO_CHOICES;
+}
+
+/**
+ * The affinity cookie's default Path: the route's path, or "/" for a regular-expression path
+ * (ingress-nginx would put the pattern itself there, which no browser path matches).
+ */
+function cookiePath(route: Route): string {
+  return route.match === 'regex' ? '/' : route.path;
 }
 
 /** Adds one virtual host's choices to `choices` (table order: the first choice of a key wins). */

@@ -175,7 +175,7 @@ export const USE_REGEX = spec<boolean>({
   defaultDoc: '`false`',
   onInvalid: 'treated as `false`',
   onCanary: 'ignored',
-  doc: 'Regular-expression paths are not supported: with `"true"`, paths that look like one are reported (RegexPathUnsupported) and matched literally.',
+  doc: 'The paths of this Ingress are regular expressions, and then every path of their hosts, from every Ingress, is matched as a case-insensitive regular expression anchored at the start, longest path first (ingress-nginx\'s rule; see Routing rules).',
 });
 
 // --- per-route behaviour (issue 7; read by translate/route-settings.ts, honoured by the proxy) --------
@@ -293,11 +293,11 @@ export const REWRITE_TARGET = spec<string | null>({
   parse: parseRewriteTarget,
   scope: 'ingress',
   default: null,
-  values: 'path starting with `/` (no `$1` capture groups)',
+  values: 'path starting with `/`, with `$1`..`$9` for the captures of the path, optionally a query',
   defaultDoc: 'none',
   onInvalid: 'no rewrite',
   onCanary: 'ignored',
-  doc: 'The matched path prefix is replaced by this path before forwarding (`/api` + target `/` turns `/api/v1?q` into `/v1?q`); an Exact path becomes the target.',
+  doc: 'Makes the paths of this Ingress regular expressions (as use-regex does) and replaces the whole request path by this target when the path matches: `/api(/|$)(.*)` + `/$2` turns `/api/v1?q` into `/v1?q`; without captures everything becomes the target (`/api` + `/`: `/api/v1` -> `/`). The query is kept.',
 });
 
 export const SSL_REDIRECT = spec<boolean>({

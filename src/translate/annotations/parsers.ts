@@ -149,12 +149,16 @@ export function parseBackendProtocol(value: string): ParseOutcome<'HTTP' | 'HTTP
 }
 
 /**
- * rewrite-target: a path that replaces the matched path prefix. Capture-group references
- * ("/$2") need regular-expression paths, which Switchyard does not support: rejected with that reason.
+ * rewrite-target: the path the request path is replaced by (src/compile/path-rewrite.ts), with
+ * `$0`-`$9` for the captures of the Ingress path and an optional query. Other nginx variables
+ * ("$host", "$request_uri", "${1}") are not expanded: rejected.
  */
 export function parseRewriteTarget(value: string): ParseOutcome<string> {
-  if (/\$\d/.test(value)) return fail(`"${value}" refers to a regular-expression capture group, which is not supported (regex paths are not)`);
-  return parseUrlPath(value);
+  const v = value.trim();
+  if (!v.startsWith('/')) return fail(`"${value}" must start with "/"`);
+  if (/[\s\x00-\x1f\x7f#]/.test(v)) return fail(`"${value}" contains whitespace, a control character or "#"`);
+  if (/\$(?![0-9])/.test(v)) return fail(`"${value}" uses an nginx variable other than $0-$9 (the captures of the path), which is not supported`);
+  return ok(v);
 }
 
 /**
