@@ -16,6 +16,7 @@ import type { PathProblem } from './paths.ts';
 import { resolvePath } from './paths.ts';
 import { readIngressSettings, type SslRedirectMode } from './route-settings.ts';
 import { readBalanceSettings } from './balance-settings.ts';
+import { isCanaryIngress } from './canary.ts';
 import { isObject, listOf } from './shape.ts';
 
 export interface ResolvedBackend {
@@ -72,7 +73,9 @@ export function translateIngressRules(ingress: Ingress, index: ServiceIndex, rep
   const diagnose = (severity: 'error' | 'warning', reason: string, message: string): void => report({ severity, object: source, reason, message });
   const age = ingressAge(ingress);
   const annotationProblems: Diagnostic[] = [];
-  const useRegex = readAnnotation(USE_REGEX, ingress.metadata.annotations, source, annotationProblems);
+  // A canary's paths only name the main route they split (same path string): read them as
+  // patterns, so a canary of a regex path ("/opt/?(.*)") attaches whatever its own annotations say.
+  const useRegex = readAnnotation(USE_REGEX, ingress.metadata.annotations, source, annotationProblems) || isCanaryIngress(ingress);
   const { settings, sslRedirect } = readIngressSettings(ingress.metadata.annotations, source, annotationProblems);
   const balance = readBalanceSettings(ingress.metadata.annotations, source, annotationProblems);
   for (const problem of annotationProblems) report(problem);
