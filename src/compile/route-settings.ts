@@ -3,6 +3,7 @@
 // one shared frozen object for routes that set nothing, so the common case costs one field check.
 import { BlockList } from 'node:net';
 import type { RouteSettings } from '../model/route-config.ts';
+import { rateLimitZone, type RateLimitZone } from '../proxy/rate-limit.ts';
 
 export class CompiledRouteSettings {
   /** Upstream connect timeout, ms; -1 = the server's (--proxy-connect-timeout). */
@@ -36,6 +37,8 @@ export class CompiledRouteSettings {
   readonly sourceAllow: SourceRanges | null;
   /** denylist-source-range: these client addresses get 403; null = none. */
   readonly sourceDeny: SourceRanges | null;
+  /** limit-rps / limit-rpm / limit-connections: the Ingress's zone (shared by its routes); null = none. */
+  readonly rateLimit: RateLimitZone | null;
 
   constructor(settings: RouteSettings) {
     this.connectTimeout = settings.connectTimeoutMs ?? -1;
@@ -54,6 +57,7 @@ export class CompiledRouteSettings {
     this.forwardedPrefix = settings.forwardedPrefix ?? null;
     this.sourceAllow = settings.allowSourceRanges === undefined ? null : new SourceRanges(settings.allowSourceRanges);
     this.sourceDeny = settings.denySourceRanges === undefined ? null : new SourceRanges(settings.denySourceRanges);
+    this.rateLimit = settings.rateLimit === undefined ? null : rateLimitZone(settings.rateLimit);
   }
 }
 

@@ -172,6 +172,27 @@ export interface RouteSettings {
   readonly allowSourceRanges?: readonly string[];
   /** denylist-source-range: clients in these ranges get 403 (empty: everyone, the value was invalid). */
   readonly denySourceRanges?: readonly string[];
+  /** limit-rps / limit-rpm / limit-connections of the Ingress (src/proxy/rate-limit.ts). */
+  readonly rateLimit?: RateLimit;
+}
+
+/**
+ * Rate limits of one Ingress, shared by all its routes (ingress-nginx: one zone per Ingress), per
+ * client address (the connection's peer). 0 = that limit is off; at least one is on.
+ */
+export interface RateLimit {
+  /** "namespace/name" of the Ingress: routes with the same zone and limits share the counters. */
+  readonly zone: string;
+  /** limit-rps, and its burst (limit x limit-burst-multiplier). */
+  readonly rps: number;
+  readonly rpsBurst: number;
+  /** limit-rpm, and its burst. */
+  readonly rpm: number;
+  readonly rpmBurst: number;
+  /** limit-connections: requests in progress at once. */
+  readonly connections: number;
+  /** limit-allowlist (or limit-whitelist): clients never limited ("address/prefix"). */
+  readonly allowRanges: readonly string[];
 }
 
 export interface BackendRef {

@@ -10,6 +10,8 @@ export const ProxyErrorCode = {
   METHOD_NOT_ALLOWED: 'SWY_ERR_METHOD_NOT_ALLOWED',
   /** The client's address is not in the route's allowlist-source-range, or is in its denylist-source-range. */
   FORBIDDEN_SOURCE: 'SWY_ERR_FORBIDDEN_SOURCE',
+  /** The client address is over the route's limit-rps, limit-rpm or limit-connections. */
+  RATE_LIMITED: 'SWY_ERR_RATE_LIMITED',
   /** The request body is larger than proxy-body-size (declared, or counted while streaming). */
   BODY_TOO_LARGE: 'SWY_ERR_BODY_TOO_LARGE',
   NO_ROUTE: 'SWY_ERR_NO_ROUTE',
@@ -51,6 +53,7 @@ const SPECS: Record<ProxyErrorCode, ErrorSpec> = {
   SWY_ERR_BAD_HOST: spec(400, 'Bad Request: missing, repeated or invalid Host header', 'the Host header is missing, repeated or invalid'),
   SWY_ERR_METHOD_NOT_ALLOWED: spec(405, 'Method Not Allowed: TRACE is not proxied', 'TRACE requests are refused'),
   SWY_ERR_FORBIDDEN_SOURCE: spec(403, 'Forbidden', 'client address not allowed by the route\'s source ranges'),
+  SWY_ERR_RATE_LIMITED: spec(503, 'Service Unavailable: too many requests from this client', 'client over the route\'s rate limit'),
   SWY_ERR_BODY_TOO_LARGE: spec(413, 'Payload Too Large: the request body exceeds the limit', 'request body larger than proxy-body-size'),
   SWY_ERR_NO_ROUTE: spec(404, 'Not Found: no route for this host and path', 'no route matches and there is no default backend'),
   SWY_ERR_NO_UPSTREAM: spec(503, 'Service Unavailable: backend not found', 'the backend Service of the route could not be resolved'),

@@ -9,6 +9,7 @@ import { joinHeadAndBody, storeResponseHead } from './response-head.ts';
 import type { UpstreamPool } from './upstreams.ts';
 import type { Http1Controller, Http1Handler } from './http1-pool.ts';
 import type { Balancer } from './balancers/balancer.ts';
+import type { RateLimitZone } from './rate-limit.ts';
 import { retryOnAnotherEndpoint } from './retry.ts';
 
 /** node:http request/response classes with a slot for their Exchange (the server is created with them). */
@@ -83,6 +84,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
   upstreamPool: UpstreamPool | null = null;
   /** The upstream's balancer (gets the outcome; retries); null when compile built none. */
   balancer: Balancer | null = null;
+  /** The limit-connections zone counting this request, and the client address it counts under. */
+  rateLimit: RateLimitZone | null = null;
+  rateLimitAddress = '';
   /** proxy-next-upstream-tries for this request, first attempt included (0: the balancer's default). */
   tries = 0;
   /** Endpoints earlier attempts of this request failed on (retries only; null on the first attempt). */
@@ -350,6 +354,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     this.complete();
   }
 
+  /** Counts this request in `zone`'s limit-connections until it completes. */
+  holdRateLimit(zone: RateLimitZone, address: string): void {
+    this.rateLimit = zone;
+    this.rateLimitAddress = address;
+  }
+
   /** The single completion point of every request. */
   complete(): void {
     if (this.done) return;
@@ -363,6 +373,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     if (pool !== null) pool.inflight--;
     const balancer = this.balancer;
     if (balancer !== null) balancer.done(this); // passive health, EWMA
+    if (this.rateLimit !== null) this.rateLimit.release(this.rateLimitAddress);
     const hook = this.context.onComplete;
     if (hook !== null) hook(this);
   }

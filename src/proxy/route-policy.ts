@@ -9,6 +9,7 @@ import { clientAddress, setUpstreamHost } from './headers.ts';
 import type { Exchange } from './exchange.ts';
 import type { CompiledEndpoint } from '../compile/compiled-upstream.ts';
 import { UpstreamPools, type UpstreamPool } from './upstreams.ts';
+import { Admission, type RateLimitZone } from './rate-limit.ts';
 
 const PLAIN_TEXT = 'text/plain; charset=utf-8';
 /** ACME HTTP-01 challenges must reach the solver over plain HTTP (never redirected to https). */
@@ -40,13 +41,16 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   // 1. Redirects answer before anything is sent upstream.
   if (s.mayRedirect && redirectIfNeeded(context, exchange, route, s)) return true;
 
-  // 2. Source ranges (nginx's access phase, after its rewrite-phase redirects): deny, then allow.
+  // 2. Rate limits (nginx's preaccess phase: after the redirects, before the source ranges).
+  if (s.rateLimit !== null && !admitRate(exchange, s.rateLimit)) return true;
+
+  // 3. Source ranges (nginx's access phase, after its rewrite-phase redirects): deny, then allow.
   if ((s.sourceDeny !== null || s.sourceAllow !== null) && !sourceAllowed(s, clientAddress(exchange.req.socket?.remoteAddress ?? ''))) {
     exchange.fail(ProxyErrorCode.FORBIDDEN_SOURCE);
     return true;
   }
 
-  // 3. Body size: a declared Content-Length over the limit -> 413 now; a streamed body is counted
+  // 4. Body size: a declared Content-Length over the limit -> 413 now; a streamed body is counted
   //    as it is sent (Exchange.onBodySent -> 413 while the response has not started).
   if (exchange.hasBody) {
     const limit = s.maxBodyBytes >= 0 ? s.maxBodyBytes : context.maxBodyBytes;
@@ -61,7 +65,7 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   }
   if (s === DEFAULT_ROUTE_SETTINGS) return false;
 
-  // 4. Rewrite, upstream headers (upstream-vhost, x-forwarded-prefix) and timeouts.
+  // 5. Rewrite, upstream headers (upstream-vhost, x-forwarded-prefix) and timeouts.
   if (route.rewrite !== null) exchange.path = route.rewrite.apply(exchange.matchPath, exchange.path);
   const headers = exchange.headers;
   if (headers !== null) applyUpstreamHeaders(s, headers);
@@ -69,6 +73,32 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   if (s.sendTimeout >= 0) exchange.sendTimeout = s.sendTimeout;
   if (s.tries > 0) exchange.tries = s.tries; // retry.ts: 0 = the balancer's (--proxy-next-upstream-tries)
   return false;
+}
+
+/**
+ * The route's rate limits for this request's client; false when it was answered (503). An admitted
+ * request counted by limit-connections is released when the exchange completes.
+ */
+function admitRate(exchange: Exchange, zone: RateLimitZone): boolean {
+  const address = clientAddress(exchange.req.socket?.remoteAddress ?? '');
+  const admission = zone.admit(address, performance.now());
+  if (admission !== Admission.OK) {
+    exchange.fail(ProxyErrorCode.RATE_LIMITED, new Error(`client ${address}: ${rateLimitReason(admission, zone)}`));
+    return false;
+  }
+  if (zone.countsInFlight) exchange.holdRateLimit(zone, address);
+  return true;
+}
+
+/** What the log line says about a refused request. */
+export function rateLimitReason(admission: Admission, zone: RateLimitZone): string {
+  const l = zone.limit;
+  if (admission === Admission.CONNECTIONS) return `limit-connections ${l.connections} reached (zone ${l.zone})`;
+  if (admission === Admission.ZONE_FULL) return `the rate-limit zone ${l.zone} tracks its maximum of client addresses`;
+  const parts: string[] = [];
+  if (l.rps > 0) parts.push(`limit-rps ${l.rps} (burst ${l.rpsBurst})`);
+  if (l.rpm > 0) parts.push(`limit-rpm ${l.rpm} (burst ${l.rpmBurst})`);
+  return `${parts.join(' / ')} exceeded (zone ${l.zone})`;
 }
 
 /** upstream-vhost and x-forwarded-prefix on the upstream request's headers (also for upgrades). */

@@ -24,7 +24,8 @@ import { normalizeHost } from '../compile/host.ts';
 import type { RouteTable } from '../compile/route-table.ts';
 import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
-import { applyUpstreamHeaders, sourceAllowed } from './route-policy.ts';
+import { applyUpstreamHeaders, rateLimitReason, sourceAllowed } from './route-policy.ts';
+import { Admission } from './rate-limit.ts';
 import { buildRequestHeaders, clientAddress, hostProblem, setRequestHost, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
 
 export interface UpgradeHandlerOptions {
@@ -117,6 +118,15 @@ export class UpgradeHandler {
     if (redirect !== null) {
       this.#o.logger.debug({ ...where, route: route.name, status: redirect.status, location: redirect.location }, 'redirect (upgrade request)');
       return endRaw(socket, redirect.status, `Redirecting to ${redirect.location}\n`, ['location', redirect.location, 'x-request-id', facts.requestId]);
+    }
+    const zone = route.settings.rateLimit;
+    if (zone !== null) {
+      const admission = zone.admit(fwd.clientIp, performance.now());
+      if (admission !== Admission.OK) {
+        return this.#fail(socket, ProxyErrorCode.RATE_LIMITED, { ...where, route: route.name, client: fwd.clientIp, err: { message: rateLimitReason(admission, zone) } });
+      }
+      // limit-connections counts an upgraded connection until it closes, like nginx's limit_conn.
+      if (zone.countsInFlight) socket.once('close', () => zone.release(fwd.clientIp));
     }
     if (!sourceAllowed(route.settings, fwd.clientIp)) return this.#fail(socket, ProxyErrorCode.FORBIDDEN_SOURCE, { ...where, route: route.name, client: fwd.clientIp });
     applyUpstreamHeaders(route.settings, headers);

@@ -6,7 +6,7 @@
 // withSslRedirect() applies it once translate knows the TLS hosts.
 import type { Diagnostic } from '../model/diagnostic.ts';
 import type { ObjectRef } from '../model/kube.ts';
-import type { Route, RouteSettings } from '../model/route-config.ts';
+import type { RateLimit, Route, RouteSettings } from '../model/route-config.ts';
 import {
   ALLOWLIST_SOURCE_RANGE,
   ANNOTATIONS,
@@ -15,6 +15,12 @@ import {
   APP_ROOT,
   BACKEND_PROTOCOL,
   FORCE_SSL_REDIRECT,
+  LIMIT_ALLOWLIST,
+  LIMIT_BURST_MULTIPLIER,
+  LIMIT_CONNECTIONS,
+  LIMIT_RPM,
+  LIMIT_RPS,
+  LIMIT_WHITELIST,
   PERMANENT_REDIRECT,
   PERMANENT_REDIRECT_CODE,
   PROXY_BODY_SIZE,
@@ -108,9 +114,27 @@ export function readIngressSettings(annotations: Annotations, object: ObjectRef,
   const deny = readSourceRanges(DENYLIST_SOURCE_RANGE, annotations, object, diagnostics);
   if (deny !== null) (settings.denySourceRanges = deny), (any = true);
 
+  const rateLimit = readRateLimit(annotations, object, diagnostics);
+  if (rateLimit !== null) (settings.rateLimit = rateLimit), (any = true);
+
   const force = readAnnotation(FORCE_SSL_REDIRECT, annotations, object, diagnostics);
   const ssl = readAnnotation(SSL_REDIRECT, annotations, object, diagnostics);
   return { settings: any ? settings : undefined, sslRedirect: force ? 'force' : ssl ? 'if-tls' : 'never' };
+}
+
+/** limit-rps / limit-rpm / limit-connections with their burst and allowlist, or null when none is on. */
+function readRateLimit(annotations: Annotations, object: ObjectRef, diagnostics: Diagnostic[]): RateLimit | null {
+  const rps = readAnnotation(LIMIT_RPS, annotations, object, diagnostics) ?? 0;
+  const rpm = readAnnotation(LIMIT_RPM, annotations, object, diagnostics) ?? 0;
+  const connections = readAnnotation(LIMIT_CONNECTIONS, annotations, object, diagnostics) ?? 0;
+  const multiplier = readAnnotation(LIMIT_BURST_MULTIPLIER, annotations, object, diagnostics);
+  const allowKey = hasAnnotation(annotations, LIMIT_ALLOWLIST.key) ? LIMIT_ALLOWLIST : LIMIT_WHITELIST;
+  if (allowKey === LIMIT_ALLOWLIST && hasAnnotation(annotations, LIMIT_WHITELIST.key)) {
+    diagnostics.push({ severity: 'warning', object, reason: 'AnnotationConflict', message: 'both limit-allowlist and limit-whitelist are set; limit-allowlist wins' });
+  }
+  const allowRanges = readAnnotation(allowKey, annotations, object, diagnostics) ?? [];
+  if (rps === 0 && rpm === 0 && connections === 0) return null;
+  return { zone: `${object.namespace}/${object.name}`, rps, rpsBurst: rps * multiplier, rpm, rpmBurst: rpm * multiplier, connections, allowRanges };
 }
 
 /** A source-range annotation: its ranges, [] when set but invalid (refuse all), null when unset. */

@@ -410,6 +410,75 @@ export const DENYLIST_SOURCE_RANGE = spec<readonly string[] | null>({
   doc: 'Clients whose address is in one of these ranges get 403; checked before the allowlist (nginx\'s deny, then allow).',
 });
 
+// Rate limits: nginx's limit_req (leaky bucket, burst = limit x multiplier, nodelay) and
+// limit_conn, one zone per Ingress keyed by the client address (src/proxy/rate-limit.ts).
+export const LIMIT_RPS = spec<number | null>({
+  key: 'limit-rps',
+  parse: parseIntInRange(0, 1_000_000),
+  scope: 'ingress',
+  default: null,
+  values: 'integer (requests per second per client address; `0` = off)',
+  defaultDoc: 'none',
+  onInvalid: 'no limit',
+  onCanary: 'ignored',
+  doc: 'Requests per second a client address may make to the Ingress\'s routes, with a burst of limit x limit-burst-multiplier served at once (nginx limit_req, nodelay); more get 503.',
+});
+
+export const LIMIT_RPM = spec<number | null>({
+  key: 'limit-rpm',
+  parse: parseIntInRange(0, 60_000_000),
+  scope: 'ingress',
+  default: null,
+  values: 'integer (requests per minute per client address; `0` = off)',
+  defaultDoc: 'none',
+  onInvalid: 'no limit',
+  onCanary: 'ignored',
+  doc: 'Like limit-rps, per minute; when both are set, a request must pass both.',
+});
+
+export const LIMIT_CONNECTIONS = spec<number | null>({
+  key: 'limit-connections',
+  parse: parseIntInRange(0, 1_000_000),
+  scope: 'ingress',
+  default: null,
+  values: 'integer (`0` = off)',
+  defaultDoc: 'none',
+  onInvalid: 'no limit',
+  onCanary: 'ignored',
+  doc: 'Requests (and WebSocket connections) a client address may have in progress at once on the Ingress\'s routes (nginx limit_conn); more get 503.',
+});
+
+export const LIMIT_BURST_MULTIPLIER = spec<number>({
+  key: 'limit-burst-multiplier',
+  parse: parseIntInRange(1, 1_000),
+  scope: 'ingress',
+  default: 5,
+  values: 'integer >= 1',
+  defaultDoc: '`5`',
+  onInvalid: 'the default, 5',
+  onCanary: 'ignored',
+  doc: 'The burst of limit-rps and limit-rpm is the limit times this.',
+});
+
+// limit-allowlist and its older name limit-whitelist: the same annotation under two keys.
+const LIMIT_EXEMPT = {
+  parse: parseSourceRanges,
+  scope: 'ingress',
+  default: null,
+  values: SOURCE_RANGE_VALUES,
+  defaultDoc: 'none',
+  onInvalid: 'no client is exempt',
+  onCanary: 'ignored',
+} as const;
+
+export const LIMIT_ALLOWLIST = spec<readonly string[] | null>({
+  ...LIMIT_EXEMPT,
+  key: 'limit-allowlist',
+  doc: 'Client addresses in these ranges are not rate-limited. Wins over limit-whitelist.',
+});
+
+export const LIMIT_WHITELIST = spec<readonly string[] | null>({ ...LIMIT_EXEMPT, key: 'limit-whitelist', doc: 'The older name of limit-allowlist.' });
+
 /** The per-route behaviour annotations (route-settings.ts). */
 export const ROUTE_SETTING_ANNOTATIONS = [
   PROXY_CONNECT_TIMEOUT,
@@ -431,6 +500,12 @@ export const ROUTE_SETTING_ANNOTATIONS = [
   ALLOWLIST_SOURCE_RANGE,
   WHITELIST_SOURCE_RANGE,
   DENYLIST_SOURCE_RANGE,
+  LIMIT_RPS,
+  LIMIT_RPM,
+  LIMIT_CONNECTIONS,
+  LIMIT_BURST_MULTIPLIER,
+  LIMIT_ALLOWLIST,
+  LIMIT_WHITELIST,
 ] as const;
 
 // --- load balancing and session affinity (issue 8; read by translate/balance-settings.ts) --------
