@@ -24,6 +24,7 @@ import cluster from 'node:cluster';
 import { settleMemory } from './runtime/memory-settle.ts';
 import { pinTickObjectShape } from './runtime/tick-shape.ts';
 import { availableCpus, WorkerPool, WorkerTables, type WorkerEventMessage } from './runtime/workers.ts';
+import { onFirstRateLimitZone } from './proxy/rate-limit.ts';
 import { RouteRef } from './runtime/route-ref.ts';
 import { answerMetricsRequests, WorkerMetricsCollector } from './runtime/worker-metrics.ts';
 import type { Source } from './runtime/source.ts';
@@ -366,6 +367,15 @@ export async function cli(argv: readonly string[]): Promise<Switchyard | null> {
   // --workers (README "Resilience"): 0 = the CPUs available to this process (cgroup quota honoured).
   const workers = config.workers === 0 ? availableCpus() : config.workers;
   const role: Role = workers <= 1 ? 'single' : cluster.isPrimary ? 'primary' : 'worker';
+  if (role === 'primary') {
+    // The primary compiles every table too, so it sees the first rate-limited route.
+    onFirstRateLimitZone(() =>
+      logger.warn(
+        { reason: 'RateLimitPerWorker', workers },
+        `an Ingress sets limit-rps, limit-rpm or limit-connections: each of the ${workers} worker processes counts on its own, so a client can get up to ${workers} times the limit (--workers 1 counts exactly)`,
+      ),
+    );
+  }
   let app: Switchyard;
   try {
     app = await startSwitchyard(config, logger, role);

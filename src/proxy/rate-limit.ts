@@ -133,6 +133,13 @@ function zoneKey(limit: RateLimit): string {
   return `${limit.zone} ${limit.rps}/${limit.rpsBurst} ${limit.rpm}/${limit.rpmBurst} ${limit.connections} ${limit.allowRanges.join(',')}`;
 }
 
+let firstZoneListener: (() => void) | null = null;
+
+/** Calls `listener` once, when this process first compiles a rate-limited route (main.ts: a warning with --workers). */
+export function onFirstRateLimitZone(listener: () => void): void {
+  firstZoneListener = listener;
+}
+
 /** The zone for an Ingress's limits: the same object while the limits stay the same. */
 export function rateLimitZone(limit: RateLimit): RateLimitZone {
   const key = zoneKey(limit);
@@ -140,6 +147,11 @@ export function rateLimitZone(limit: RateLimit): RateLimitZone {
   if (existing !== undefined) return existing;
   const zone = new RateLimitZone(limit);
   zones.set(key, new WeakRef(zone));
+  const listener = firstZoneListener;
+  if (listener !== null) {
+    firstZoneListener = null;
+    listener();
+  }
   collected.register(zone, key);
   if (sweeper === null) {
     sweeper = setInterval(sweepAll, SWEEP_INTERVAL_MS);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RateLimit } from '../../src/model/route-config.ts';
-import { Admission, MAX_CLIENTS_PER_ZONE, RateLimitZone, rateLimitZone } from '../../src/proxy/rate-limit.ts';
+import { Admission, MAX_CLIENTS_PER_ZONE, RateLimitZone, onFirstRateLimitZone, rateLimitZone } from '../../src/proxy/rate-limit.ts';
 
 function limits(fields: Partial<RateLimit>): RateLimit {
   const rps = fields.rps ?? 0;
@@ -79,4 +79,12 @@ test('the same limits give the same zone (counters survive a table swap); other 
   assert.equal(rateLimitZone(limits({ rps: 3 })), a);
   assert.notEqual(rateLimitZone(limits({ rps: 4 })), a);
   assert.notEqual(rateLimitZone({ ...limits({ rps: 3 }), zone: 'ns/other' }), a);
+});
+
+test('the first zone a process creates is announced once (main.ts warns with --workers)', () => {
+  let calls = 0;
+  onFirstRateLimitZone(() => calls++);
+  rateLimitZone({ ...limits({ rps: 7 }), zone: 'ns/first' });
+  rateLimitZone({ ...limits({ rps: 8 }), zone: 'ns/second' });
+  assert.equal(calls, 1);
 });
