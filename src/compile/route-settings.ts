@@ -4,6 +4,7 @@
 import { BlockList } from 'node:net';
 import type { RouteSettings } from '../model/route-config.ts';
 import { rateLimitZone, type RateLimitZone } from '../proxy/rate-limit.ts';
+import { CompiledCors } from './cors.ts';
 
 export class CompiledRouteSettings {
   /** Upstream connect timeout, ms; -1 = the server's (--proxy-connect-timeout). */
@@ -39,6 +40,8 @@ export class CompiledRouteSettings {
   readonly sourceDeny: SourceRanges | null;
   /** limit-rps / limit-rpm / limit-connections: the Ingress's zone (shared by its routes); null = none. */
   readonly rateLimit: RateLimitZone | null;
+  /** enable-cors; null = off. */
+  readonly cors: CompiledCors | null;
 
   constructor(settings: RouteSettings) {
     this.connectTimeout = settings.connectTimeoutMs ?? -1;
@@ -58,6 +61,7 @@ export class CompiledRouteSettings {
     this.sourceAllow = settings.allowSourceRanges === undefined ? null : new SourceRanges(settings.allowSourceRanges);
     this.sourceDeny = settings.denySourceRanges === undefined ? null : new SourceRanges(settings.denySourceRanges);
     this.rateLimit = settings.rateLimit === undefined ? null : rateLimitZone(settings.rateLimit);
+    this.cors = settings.cors === undefined ? null : new CompiledCors(settings.cors);
   }
 }
 

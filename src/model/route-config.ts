@@ -174,6 +174,20 @@ export interface RouteSettings {
   readonly denySourceRanges?: readonly string[];
   /** limit-rps / limit-rpm / limit-connections of the Ingress (src/proxy/rate-limit.ts). */
   readonly rateLimit?: RateLimit;
+  /** enable-cors and the cors-* annotations (src/compile/cors.ts). */
+  readonly cors?: Cors;
+}
+
+/** CORS of an Ingress, as ingress-nginx's CORS template (README "Per-route behaviour"). */
+export interface Cors {
+  /** ["*"]: every request; else origins, matched case-insensitively, "*." = one label; []: none (invalid value). */
+  readonly origins: readonly string[];
+  readonly allowMethods: string;
+  readonly allowHeaders: string;
+  /** "" = no Access-Control-Expose-Headers. */
+  readonly exposeHeaders: string;
+  readonly allowCredentials: boolean;
+  readonly maxAgeSeconds: number;
 }
 
 /**

@@ -84,6 +84,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
   upstreamPool: UpstreamPool | null = null;
   /** The upstream's balancer (gets the outcome; retries); null when compile built none. */
   balancer: Balancer | null = null;
+  /** enable-cors: the Access-Control-Allow-Origin value for this response, or null: no CORS headers. */
+  corsOrigin: string | null = null;
   /** The limit-connections zone counting this request, and the client address it counts under. */
   rateLimit: RateLimitZone | null = null;
   rateLimitAddress = '';
@@ -233,11 +235,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Http1Handler, Reque
     this.responseStart = performance.now();
     const res = this.res;
     if (this.setCookie !== null) out.push('set-cookie', this.setCookie); // session affinity
+    if (this.corsOrigin !== null) this.route?.settings.cors?.applyTo(out, this.corsOrigin);
     if (contentLength >= 0 && this.method !== 'HEAD') this.remaining = contentLength;
     // The upstream's reason phrase is kept only when it is not the standard one node would send.
     if (statusMessage !== '' && statusMessage !== STATUS_CODES[statusCode]) res.writeHead(statusCode, statusMessage, out);
-    // Our own Set-Cookie line is not among the checked headers: writeHead validates it.
-    else if (checked && this.setCookie === null && storeResponseHead(res, statusCode, out)) this.headBuilt = true;
+    // Our own Set-Cookie line and CORS headers (the Origin echoed) are not among the checked headers: writeHead validates them.
+    else if (checked && this.setCookie === null && this.corsOrigin === null && storeResponseHead(res, statusCode, out)) this.headBuilt = true;
     else res.writeHead(statusCode, out);
   }
 

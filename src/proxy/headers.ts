@@ -56,10 +56,17 @@ export interface RequestHeaderFacts {
   requestId: string;
 }
 
+/** The first value of a raw request header (`lower`: its lower-case name), or null. Rare path. */
+export function headerValue(raw: readonly string[], lower: string): string | null {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === lower.length && raw[i].toLowerCase() === lower) return raw[i + 1];
+  return null;
+}
+
 /**
  * A peer address as the client knows itself: an IPv4 client on a dual-stack listener shows as
  * ::ffff:a.b.c.d, which is a.b.c.d (X-Forwarded-For, X-Real-IP, the access log, source ranges).
  */
+
 export function clientAddress(remote: string): string {
   return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
 }

@@ -5,11 +5,12 @@ import { normalizeHost } from '../compile/host.ts';
 import type { CompiledRoute } from '../compile/compiled-route.ts';
 import { DEFAULT_ROUTE_SETTINGS, type CompiledRouteSettings } from '../compile/route-settings.ts';
 import { ProxyErrorCode } from './errors.ts';
-import { clientAddress, setUpstreamHost } from './headers.ts';
+import { clientAddress, headerValue, setUpstreamHost } from './headers.ts';
 import type { Exchange } from './exchange.ts';
 import type { CompiledEndpoint } from '../compile/compiled-upstream.ts';
 import { UpstreamPools, type UpstreamPool } from './upstreams.ts';
 import { Admission, type RateLimitZone } from './rate-limit.ts';
+import type { CompiledCors } from '../compile/cors.ts';
 
 const PLAIN_TEXT = 'text/plain; charset=utf-8';
 /** ACME HTTP-01 challenges must reach the solver over plain HTTP (never redirected to https). */
@@ -40,6 +41,9 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   const s = route.settings;
   // 1. Redirects answer before anything is sent upstream.
   if (s.mayRedirect && redirectIfNeeded(context, exchange, route, s)) return true;
+
+  // CORS (nginx's rewrite phase, like the redirects): a preflight from an allowed origin is answered here.
+  if (s.cors !== null && corsPreflight(exchange, s.cors)) return true;
 
   // 2. Rate limits (nginx's preaccess phase: after the redirects, before the source ranges).
   if (s.rateLimit !== null && !admitRate(exchange, s.rateLimit)) return true;
@@ -73,6 +77,30 @@ export function applyRoutePolicy(context: PolicyContext, exchange: Exchange, rou
   if (s.sendTimeout >= 0) exchange.sendTimeout = s.sendTimeout;
   if (s.tries > 0) exchange.tries = s.tries; // retry.ts: 0 = the balancer's (--proxy-next-upstream-tries)
   return false;
+}
+
+/**
+ * enable-cors for this request: sets exchange.corsOrigin when its Origin is allowed, and answers an
+ * allowed OPTIONS itself (204, the CORS headers, an empty text/plain body, as ingress-nginx). True
+ * when answered.
+ */
+function corsPreflight(exchange: Exchange, cors: CompiledCors): boolean {
+  const allow = cors.allowOrigin(headerValue(exchange.req.rawHeaders, 'origin'));
+  if (allow === null) return false;
+  if (exchange.method !== 'OPTIONS') {
+    exchange.corsOrigin = allow;
+    return false;
+  }
+  const res = exchange.res;
+  exchange.status = 204;
+  exchange.context.logger.debug({ reason: 'SWY_CORS_PREFLIGHT', route: exchange.route?.name ?? null, host: exchange.host, path: exchange.matchPath, origin: allow, requestId: exchange.requestId }, 'CORS preflight answered');
+  if (!res.headersSent && !res.destroyed) {
+    exchange.closeIfBodyUnread(false);
+    res.writeHead(204, [...cors.headers(allow), 'content-type', 'text/plain charset=UTF-8', 'x-request-id', exchange.requestId]);
+    res.end();
+  }
+  exchange.complete();
+  return true;
 }
 
 /**

@@ -26,7 +26,7 @@ import type { RouteRef } from '../runtime/route-ref.ts';
 import { ProxyErrorCode, classifyUpstreamError, errorSpec } from './errors.ts';
 import { applyUpstreamHeaders, rateLimitReason, sourceAllowed } from './route-policy.ts';
 import { Admission } from './rate-limit.ts';
-import { buildRequestHeaders, clientAddress, hostProblem, setRequestHost, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
+import { buildRequestHeaders, clientAddress, headerValue, hostProblem, setRequestHost, type ForwardedValues, type RequestHeaderFacts } from './headers.ts';
 
 export interface UpgradeHandlerOptions {
   readonly routeRef: RouteRef<RouteTable>;
@@ -293,11 +293,6 @@ function sniName(host: unknown): string | undefined {
 }
 
 /** The first value of a header in rawHeaders (case-insensitive), or null. */
-function headerValue(raw: readonly string[], lower: string): string | null {
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === lower.length && raw[i].toLowerCase() === lower) return raw[i + 1];
-  return null;
-}
-
 /** The redirect annotations of a route, as for ordinary requests (route-policy.ts). */
 function redirectOf(route: CompiledRoute, proto: string, host: string | null, matchPath: string, path: string): { status: number; location: string } | null {
   const s = route.settings;

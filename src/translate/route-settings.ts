@@ -14,6 +14,13 @@ import {
   ANNOTATION_PREFIXES,
   APP_ROOT,
   BACKEND_PROTOCOL,
+  CORS_ALLOW_CREDENTIALS,
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  CORS_ALLOW_ORIGIN,
+  CORS_EXPOSE_HEADERS,
+  CORS_MAX_AGE,
+  ENABLE_CORS,
   FORCE_SSL_REDIRECT,
   LIMIT_ALLOWLIST,
   LIMIT_BURST_MULTIPLIER,
@@ -114,12 +121,38 @@ export function readIngressSettings(annotations: Annotations, object: ObjectRef,
   const deny = readSourceRanges(DENYLIST_SOURCE_RANGE, annotations, object, diagnostics);
   if (deny !== null) (settings.denySourceRanges = deny), (any = true);
 
+  if (readAnnotation(ENABLE_CORS, annotations, object, diagnostics)) {
+    settings.cors = {
+      origins: readCorsOrigins(annotations, object, diagnostics),
+      allowMethods: readAnnotation(CORS_ALLOW_METHODS, annotations, object, diagnostics),
+      allowHeaders: readAnnotation(CORS_ALLOW_HEADERS, annotations, object, diagnostics),
+      exposeHeaders: readAnnotation(CORS_EXPOSE_HEADERS, annotations, object, diagnostics) ?? '',
+      allowCredentials: readAnnotation(CORS_ALLOW_CREDENTIALS, annotations, object, diagnostics),
+      maxAgeSeconds: readAnnotation(CORS_MAX_AGE, annotations, object, diagnostics),
+    };
+    any = true;
+  } else {
+    // cors-* without enable-cors do nothing; say so.
+    for (const spec of [CORS_ALLOW_ORIGIN, CORS_ALLOW_METHODS, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_ALLOW_CREDENTIALS, CORS_MAX_AGE]) {
+      if (hasAnnotation(annotations, spec.key)) {
+        diagnostics.push({ severity: 'warning', object, reason: 'CorsNotEnabled', message: `annotation ${spec.key} has no effect without enable-cors: "true"` });
+      }
+    }
+  }
   const rateLimit = readRateLimit(annotations, object, diagnostics);
   if (rateLimit !== null) (settings.rateLimit = rateLimit), (any = true);
 
   const force = readAnnotation(FORCE_SSL_REDIRECT, annotations, object, diagnostics);
   const ssl = readAnnotation(SSL_REDIRECT, annotations, object, diagnostics);
   return { settings: any ? settings : undefined, sslRedirect: force ? 'force' : ssl ? 'if-tls' : 'never' };
+}
+
+/** cors-allow-origin; an invalid list allows no origin (fail closed; ingress-nginx falls back to "*"). */
+function readCorsOrigins(annotations: Annotations, object: ObjectRef, diagnostics: Diagnostic[]): readonly string[] {
+  const reported = diagnostics.length;
+  const origins = readAnnotation(CORS_ALLOW_ORIGIN, annotations, object, diagnostics);
+  const invalid = diagnostics.slice(reported).some((d) => d.reason === 'InvalidAnnotation');
+  return invalid ? [] : origins;
 }
 
 /** limit-rps / limit-rpm / limit-connections with their burst and allowlist, or null when none is on. */

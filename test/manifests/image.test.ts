@@ -209,12 +209,17 @@ function get(port: number, path: string, host: string): Promise<{ status: number
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/** `n` distinct free ports: all are held until the last is found (one at a time, the kernel can hand out one twice). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+  }
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  return ports;
 }
 
 /** Polls `check` (a request over a real socket) until it returns true; the child cannot send us events. */
@@ -317,7 +322,7 @@ describe('the image\'s entrypoint', () => {
     t.after(() => rmSync(work, { recursive: true, force: true }));
     const kubeconfig = join(work, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigFor(api));
-    const [httpPort, httpsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+    const [httpPort, httpsPort, adminPort] = await freePorts(3);
     const imageFiles = treeState(root);
 
     // Exactly the container's args; the env it gets from the downward API; what differs from a

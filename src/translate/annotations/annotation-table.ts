@@ -8,6 +8,9 @@ import {
   parseBackendProtocol,
   parseBool,
   parseCookieName,
+  parseCorsHeaders,
+  parseCorsMethods,
+  parseCorsOrigins,
   parseHeaderName,
   parseIntInRange,
   parseRedirectCode,
@@ -479,6 +482,92 @@ export const LIMIT_ALLOWLIST = spec<readonly string[] | null>({
 
 export const LIMIT_WHITELIST = spec<readonly string[] | null>({ ...LIMIT_EXEMPT, key: 'limit-whitelist', doc: 'The older name of limit-allowlist.' });
 
+// CORS, as ingress-nginx's CORS template: preflights (OPTIONS from an allowed origin) answered 204
+// by the proxy, other responses get the Access-Control-* headers (src/compile/cors.ts).
+export const ENABLE_CORS = spec<boolean>({
+  key: 'enable-cors',
+  parse: parseBool,
+  scope: 'ingress',
+  default: false,
+  values: '`"true"` / `"false"`',
+  defaultDoc: '`false`',
+  onInvalid: 'treated as `false`',
+  onCanary: 'ignored',
+  doc: 'CORS: a preflight (OPTIONS) from an allowed origin is answered 204 by the proxy with the Access-Control-* headers; other responses to an allowed origin get them added (replacing the upstream\'s).',
+});
+
+export const CORS_ALLOW_ORIGIN = spec<readonly string[]>({
+  key: 'cors-allow-origin',
+  parse: parseCorsOrigins,
+  scope: 'ingress',
+  default: ['*'],
+  values: '`*`, or comma-separated http(s) origins, each may start with `*.` (`https://*.example.com`)',
+  defaultDoc: '`*`',
+  onInvalid: 'no origin is allowed (no CORS headers)',
+  onCanary: 'ignored',
+  doc: 'Origins allowed (case-insensitive); the response names the request\'s Origin. `*`: every request, with or without Origin, gets `Access-Control-Allow-Origin: *`.',
+});
+
+export const CORS_ALLOW_METHODS = spec<string>({
+  key: 'cors-allow-methods',
+  parse: parseCorsMethods,
+  scope: 'ingress',
+  default: 'GET, PUT, POST, DELETE, PATCH, OPTIONS',
+  values: 'comma-separated methods',
+  defaultDoc: '`GET, PUT, POST, DELETE, PATCH, OPTIONS`',
+  onInvalid: 'the default',
+  onCanary: 'ignored',
+  doc: 'Access-Control-Allow-Methods.',
+});
+
+export const CORS_ALLOW_HEADERS = spec<string>({
+  key: 'cors-allow-headers',
+  parse: parseCorsHeaders,
+  scope: 'ingress',
+  default: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization',
+  values: 'comma-separated header names',
+  defaultDoc: 'ingress-nginx\'s (`DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization`)',
+  onInvalid: 'the default',
+  onCanary: 'ignored',
+  doc: 'Access-Control-Allow-Headers.',
+});
+
+export const CORS_EXPOSE_HEADERS = spec<string | null>({
+  key: 'cors-expose-headers',
+  parse: parseCorsHeaders,
+  scope: 'ingress',
+  default: null,
+  values: 'comma-separated header names',
+  defaultDoc: 'none',
+  onInvalid: 'none',
+  onCanary: 'ignored',
+  doc: 'Access-Control-Expose-Headers.',
+});
+
+export const CORS_ALLOW_CREDENTIALS = spec<boolean>({
+  key: 'cors-allow-credentials',
+  parse: parseBool,
+  scope: 'ingress',
+  default: true,
+  values: '`"true"` / `"false"`',
+  defaultDoc: '`true`',
+  onInvalid: '`true`',
+  onCanary: 'ignored',
+  doc: 'Sends `Access-Control-Allow-Credentials: true`.',
+});
+
+export const CORS_MAX_AGE = spec<number>({
+  key: 'cors-max-age',
+  parse: parseIntInRange(0, MAX_ANNOTATION_INT),
+  scope: 'ingress',
+  default: 1728000,
+  values: 'seconds',
+  defaultDoc: '`1728000` (20 days)',
+  onInvalid: 'the default',
+  onCanary: 'ignored',
+  doc: 'Access-Control-Max-Age: how long browsers may cache a preflight answer.',
+});
+
 /** The per-route behaviour annotations (route-settings.ts). */
 export const ROUTE_SETTING_ANNOTATIONS = [
   PROXY_CONNECT_TIMEOUT,
@@ -506,6 +595,13 @@ export const ROUTE_SETTING_ANNOTATIONS = [
   LIMIT_BURST_MULTIPLIER,
   LIMIT_ALLOWLIST,
   LIMIT_WHITELIST,
+  ENABLE_CORS,
+  CORS_ALLOW_ORIGIN,
+  CORS_ALLOW_METHODS,
+  CORS_ALLOW_HEADERS,
+  CORS_EXPOSE_HEADERS,
+  CORS_ALLOW_CREDENTIALS,
+  CORS_MAX_AGE,
 ] as const;
 
 // --- load balancing and session affinity (issue 8; read by translate/balance-settings.ts) --------

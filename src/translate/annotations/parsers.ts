@@ -240,3 +240,30 @@ export function parseSourceRanges(value: string): ParseOutcome<readonly string[]
   if (out.length === 0) return fail('no address ranges');
   return ok(out);
 }
+
+// --- enable-cors (ingress-nginx's checks, which keep nginx variables and odd bytes out of the headers)
+
+const CORS_ORIGIN = /^https?:\/\/(\*\.)?[A-Za-z0-9\-.]+(:[0-9]+)?$/;
+
+/** cors-allow-origin: "*", or a comma-separated list of http(s) origins, each with an optional "*." label. */
+export function parseCorsOrigins(value: string): ParseOutcome<readonly string[]> {
+  const origins = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  if (origins.length === 0) return fail(`"${value}" names no origin`);
+  if (origins.length === 1 && origins[0] === '*') return ok(origins);
+  for (const origin of origins) {
+    if (!CORS_ORIGIN.test(origin)) return fail(`"${origin}" is not "*" or an http(s) origin such as "https://app.example.com" or "https://*.example.com"`);
+  }
+  return ok(origins);
+}
+
+/** cors-allow-methods: method names separated by commas. */
+export function parseCorsMethods(value: string): ParseOutcome<string> {
+  const v = value.trim();
+  return /^([A-Za-z]+,?\s?)+$/.test(v) ? ok(v) : fail(`"${value}" is not a comma-separated list of methods`);
+}
+
+/** cors-allow-headers / cors-expose-headers: header names (or "*") separated by commas. */
+export function parseCorsHeaders(value: string): ParseOutcome<string> {
+  const v = value.trim();
+  return /^(([A-Za-z0-9\-_]+|\*),?\s?)+$/.test(v) ? ok(v) : fail(`"${value}" is not a comma-separated list of header names`);
+}
